@@ -1,0 +1,36 @@
+"""Pytest set-up shared by tests/ and the nbval runs over notebooks/ and solutions/.
+
+``--backend embedded`` starts a private PostgreSQL (pgserver) for the run and
+points the course at it through SQLACOURSE_DATABASE_URL, which the notebook
+kernels inherit; it is stopped when pytest exits (or, if pytest is killed, by
+the watchdog that ``sqlacourse.embedded`` starts).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend", default="sqlite", choices=["sqlite", "embedded", "env"],
+        help="sqlite (default), embedded (a private PostgreSQL), or env "
+             "(keep SQLACOURSE_DATABASE_URL as it is)",
+    )
+
+
+def pytest_configure(config):
+    backend = config.getoption("--backend")
+    # Checks made during tests must not touch the learner's own progress file.
+    os.environ["SQLACOURSE_PROGRESS_FILE"] = os.path.join(
+        tempfile.mkdtemp(prefix="sqlacourse-progress-"), "progress.json")
+    if backend == "sqlite":
+        os.environ.pop("SQLACOURSE_DATABASE_URL", None)
+    elif backend == "embedded":
+        from sqlacourse import embedded
+
+        ok, why = embedded.available()
+        if not ok:
+            raise SystemExit(f"--backend embedded: {why}")
+        os.environ["SQLACOURSE_DATABASE_URL"] = embedded.start()
