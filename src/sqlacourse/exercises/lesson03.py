@@ -1,0 +1,3 @@
+"""Lesson 03 graders (being written)."""
+
+from __future__ import annotations
