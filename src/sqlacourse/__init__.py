@@ -33,7 +33,7 @@ def progress() -> _ProgressTable:
     """A table of done and not-done exercises per lesson."""
     from .progress_store import table
 
-    return _ProgressTable(table())
+    return _ProgressTable(table(show_path=False))
 
 
 __all__ = [

@@ -317,6 +317,9 @@ def _describe(obj: Any) -> str:
 
 
 def _check_kind(ex: Exercise, candidate: Any) -> str | None:
+    if candidate is None:
+        return ("Nothing to check yet: your answer is still None. Write it in the cell above, "
+                "run that cell, then run this check again.")
     if ex.expects == "function":
         if inspect.iscoroutine(candidate):
             candidate.close()

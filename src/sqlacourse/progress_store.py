@@ -68,7 +68,7 @@ def record_hint(exercise_id: str, shown: int) -> None:
     _update(exercise_id, hints=shown)
 
 
-def table() -> str:
+def table(show_path: bool = True) -> str:
     """Done and not-done exercises per lesson, as text."""
     from .grading import load_all
 
@@ -85,4 +85,5 @@ def table() -> str:
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     lines = [f"{r[0]:<{width[0]}}  {r[1]:>{width[1]}}  {r[2]}" for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
-    return "\n".join(lines) + f"\n\nSaved in {progress_file()}"
+    text = "\n".join(lines)
+    return text + f"\n\nSaved in {progress_file()}" if show_path else text
