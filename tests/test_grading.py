@@ -165,6 +165,7 @@ def test_progress_is_saved_outside_the_repo_and_listed(tmp_path, monkeypatch):
     table = str(progress())
     assert "00-orientation" in table and "1/1" in table
     assert "01-models" in table and "01-product-model" in table
+    assert "01-models" not in str(progress("00"))
 
 
 def test_unwritable_progress_file_does_not_break_check(tmp_path, monkeypatch):

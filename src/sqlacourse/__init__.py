@@ -11,6 +11,13 @@ What a notebook uses:
 
 from __future__ import annotations
 
+import os
+
+# JupySQL (the %sql magic) depends on ploomber-core, which would send usage
+# statistics and check for new versions over the network: not from a course.
+os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
+os.environ.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
+
 from .diagram import er_diagram
 from .grading import Feedback
 from .grading import grade as check
@@ -29,11 +36,11 @@ class _ProgressTable(str):
         return str(self)
 
 
-def progress() -> _ProgressTable:
-    """A table of done and not-done exercises per lesson."""
+def progress(lesson: str | None = None) -> _ProgressTable:
+    """A table of done and not-done exercises per lesson (``lesson="02"``: that lesson only)."""
     from .progress_store import table
 
-    return _ProgressTable(table(show_path=False))
+    return _ProgressTable(table(show_path=False, lesson=lesson))
 
 
 __all__ = [

@@ -68,13 +68,15 @@ def record_hint(exercise_id: str, shown: int) -> None:
     _update(exercise_id, hints=shown)
 
 
-def table(show_path: bool = True) -> str:
+def table(show_path: bool = True, lesson: str | None = None) -> str:
     """Done and not-done exercises per lesson, as text."""
     from .grading import load_all
 
     data = load()
     lessons: dict[str, list[str]] = {}
     for ex in load_all().values():
+        if lesson is not None and not ex.lesson.startswith(lesson):
+            continue
         lessons.setdefault(ex.lesson, []).append(ex.id)
     rows = [("lesson", "done", "not done yet")]
     for lesson in sorted(lessons):

@@ -1,3 +1,429 @@
-"""Lesson 03 graders (being written)."""
+"""Lesson 03 (querying): the database filters, sorts, aggregates and pages; values are bound."""
 
 from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Row
+
+from ..grading import Fail, Grading, exercise
+from ..recorder import QueryRecorder, Statement
+from ..shop import Category, Customer, CustomerProfile, Order, OrderItem, Product
+from ._common import run_with_session, sql_listing
+
+LESSON = "03-querying"
+
+
+# --------------------------------------------------------------------------
+# Shared checks
+# --------------------------------------------------------------------------
+def _customer_ids(result: Any, what: str) -> list[int]:
+    """The ids of a list of Customer objects, or a Fail that says what came back instead."""
+    if result is None:
+        raise Fail(f"{what} returned None: return the list of customers.")
+    if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
+        raise Fail(f"{what} should return a list of Customer objects, and it returned "
+                   f"{type(result).__name__}.")
+    items = list(result)
+    for item in items:
+        if isinstance(item, Customer):
+            continue
+        if isinstance(item, Row):
+            raise Fail(
+                f"{what} returned Row objects ({tuple(item)!r:.60}), not Customer objects.",
+                "session.execute(...) gives rows; session.scalars(select(Customer)...) gives the "
+                "Customer objects themselves.",
+            )
+        raise Fail(f"{what} should return Customer objects, and the list holds "
+                   f"{type(item).__name__} values ({item!r:.40}).")
+    return [c.id for c in items]
+
+
+def _one_select(rec: QueryRecorder, what: str) -> Statement:
+    if rec.count != 1 or not rec.selects:
+        extra = ""
+        if rec.count > 10:
+            extra = " (one more statement per row is the N+1 pattern: ask once, in one query)"
+        raise Fail(f"{what}: 1 SELECT expected, {rec.count} statements emitted{extra}.",
+                   sql=sql_listing(rec))
+    return rec.selects[0]
+
+
+def _has(stmt: Statement, *keywords: str) -> bool:
+    text = stmt.one_line.upper()
+    return any(re.search(r"\b" + k.replace(" ", r"\s+") + r"\b", text) for k in keywords)
+
+
+def _parameter_values(stmt: Statement) -> list[Any]:
+    params = stmt.parameters
+    batches = params if stmt.executemany else [params]
+    values: list[Any] = []
+    for batch in batches or []:
+        if isinstance(batch, dict):
+            values += list(batch.values())
+        elif isinstance(batch, (list, tuple)):
+            values += list(batch)
+    return values
+
+
+def _as_money(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# 03-customers-in-country
+# --------------------------------------------------------------------------
+@exercise(
+    "03-customers-in-country",
+    lesson=LESSON,
+    title="Customers from one country, sorted by name, by the database",
+    hints=[
+        "Start from select(Customer), add .where(Customer.country == country), and run it with "
+        "session.scalars(...).all() to get Customer objects.",
+        "Sort in the query: .order_by(Customer.name, Customer.id). Several customers share a "
+        "name, so the id decides between them.",
+        "Do not filter or sort the list in Python (a list comprehension, sorted()): the check "
+        "looks for WHERE and ORDER BY in the SQL.",
+    ],
+)
+def grade_customers_in_country(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            expected = {
+                c: s.scalars(select(Customer.id).where(Customer.country == c)
+                             .order_by(Customer.name, Customer.id)).all()
+                for c in ("DE", "US", "ZZ")
+            }
+        sql = ""
+        for country, want in expected.items():
+            result, rec = run_with_session(g, candidate, fresh.engine, country)
+            what = f"customers_in(session, {country!r})"
+            got = _customer_ids(result, what)
+            if sorted(got) != sorted(want):
+                raise Fail(f"{what} returned {len(got)} customers, expected the {len(want)} "
+                           f"customers whose country is {country!r}.", sql=sql_listing(rec))
+            if got != want:
+                raise Fail(f"{what} returned the right customers in the wrong order: sort by "
+                           "name, then by id for customers with the same name.",
+                           f"expected ids {want[:8]}..., got {got[:8]}...", sql=sql_listing(rec))
+            stmt = _one_select(rec, what)
+            if not _has(stmt, "WHERE"):
+                raise Fail(f"{what}: the list is right, but the database did not filter: your "
+                           "query has no WHERE, so every customer was fetched and filtered in "
+                           "Python.", sql=sql_listing(rec))
+            if not _has(stmt, "ORDER BY"):
+                raise Fail(f"{what}: the order is right, but it was not the database that "
+                           "sorted: your query has no ORDER BY. Sort with .order_by(...).",
+                           sql=sql_listing(rec))
+            sql = stmt.one_line
+    return f"filtered and sorted by the database, 1 statement per call: {sql}"
+
+
+# --------------------------------------------------------------------------
+# 03-category-revenue
+# --------------------------------------------------------------------------
+def _expected_revenue(s, min_revenue: Decimal) -> list[tuple[str, Decimal]]:
+    revenue = func.sum(OrderItem.quantity * OrderItem.unit_price)
+    rows = s.execute(
+        select(Category.name, revenue)
+        .join(Product, Product.category_id == Category.id)
+        .join(OrderItem, OrderItem.product_id == Product.id)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(Order.status != "cancelled")
+        .group_by(Category.id, Category.name)
+    ).all()
+    pairs = [(name, _as_money(total)) for name, total in rows]
+    pairs = [p for p in pairs if p[1] is not None and p[1] >= min_revenue]
+    return sorted(pairs, key=lambda p: (-p[1], p[0]))
+
+
+def _revenue_pairs(result: Any, what: str) -> list[tuple[Any, Decimal | None]]:
+    if result is None or isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
+        raise Fail(f"{what} should return a list of (category name, revenue) pairs, and it "
+                   f"returned {type(result).__name__}.")
+    pairs = []
+    for item in result:
+        try:
+            name, total = tuple(item)
+        except (TypeError, ValueError):
+            raise Fail(f"{what} should return (category name, revenue) pairs; one item was "
+                       f"{item!r:.60}.") from None
+        pairs.append((name, _as_money(total)))
+    return pairs
+
+
+@exercise(
+    "03-category-revenue",
+    lesson=LESSON,
+    title="Revenue per category with group_by and having",
+    hints=[
+        "Revenue is func.sum(OrderItem.quantity * OrderItem.unit_price). Select Category.name "
+        "and that sum, and join from Category to Product to OrderItem to Order (the "
+        "relationships Category.products, Product.order_items and OrderItem.order work).",
+        "Leave out cancelled orders with .where(Order.status != 'cancelled') (a row filter, "
+        "before grouping), then .group_by(Category.id, Category.name).",
+        "Keep only the big groups with .having(revenue >= min_revenue) (a group filter, after "
+        "grouping) and sort with .order_by(revenue.desc(), Category.name); run it with "
+        "session.execute(...).all().",
+    ],
+)
+def grade_category_revenue(candidate, g: Grading) -> str:
+    thresholds = (Decimal("10000"), Decimal("25000"))
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            expected = {t: _expected_revenue(s, t) for t in thresholds}
+            everything = dict(_expected_revenue(s, Decimal("-1")))
+        sql = ""
+        for threshold, want in expected.items():
+            what = f"category_revenue(session, Decimal({str(threshold)!r}))"
+            result, rec = run_with_session(g, candidate, fresh.engine, threshold)
+            got = _revenue_pairs(result, what)
+            if got != want:
+                inflated = any(total is not None and name in everything and total > everything[name]
+                               for name, total in got)
+                if inflated:
+                    msg = (f"{what}: the totals include cancelled orders. Leave them out with a "
+                           "WHERE on Order.status, before grouping.")
+                elif sorted(got, key=lambda p: str(p)) == sorted(want, key=lambda p: str(p)):
+                    msg = (f"{what}: the right categories in the wrong order: highest revenue "
+                           "first, then by name.")
+                else:
+                    msg = (f"{what}: expected {len(want)} categories with revenue >= "
+                           f"{threshold}, your function returned {len(got)}.")
+                raise Fail(msg, f"expected {[(n, str(t)) for n, t in want]}\n"
+                                f"got      {[(n, str(t)) for n, t in got]}",
+                           sql=sql_listing(rec))
+            stmt = _one_select(rec, what)
+            if not _has(stmt, "GROUP BY"):
+                raise Fail(f"{what}: the numbers are right, but the database did not add them "
+                           "up: your query has no GROUP BY, so the order lines were summed in "
+                           "Python.", sql=sql_listing(rec))
+            bound = any(_as_money(v) == threshold for v in _parameter_values(stmt)
+                        if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool))
+            literal = re.search(rf"\b{int(threshold)}(\.0+)?\b", stmt.one_line)
+            if not (bound or literal):
+                raise Fail(f"{what}: the list is right, but min_revenue never reached the "
+                           "database: the small categories were dropped in Python. Filter the "
+                           "groups in SQL with .having(...).", sql=sql_listing(rec))
+            if not _has(stmt, "ORDER BY"):
+                raise Fail(f"{what}: the order is right, but the database did not sort: add "
+                           ".order_by(...) to the query.", sql=sql_listing(rec))
+            sql = stmt.one_line
+    return f"grouped, filtered and sorted by the database in 1 statement: {sql}"
+
+
+# --------------------------------------------------------------------------
+# 03-never-ordered
+# --------------------------------------------------------------------------
+@exercise(
+    "03-never-ordered",
+    lesson=LESSON,
+    title="Customers who never ordered, in one statement",
+    hints=[
+        "This is an anti-join: customers for whom no order row exists. Either an outer join "
+        "that keeps customers without orders, or NOT EXISTS.",
+        "Outer join: select(Customer).outerjoin(Customer.orders).where(Order.id.is_(None)). "
+        "NOT EXISTS: select(Customer).where(~Customer.orders.any()).",
+        "Add .order_by(Customer.id) and return session.scalars(stmt).all(). Looping over "
+        "customers and reading customer.orders sends one query per customer.",
+    ],
+)
+def grade_never_ordered(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            want = s.scalars(select(Customer.id).where(~Customer.orders.any())
+                             .order_by(Customer.id)).all()
+        result, rec = run_with_session(g, candidate, fresh.engine)
+    what = "customers_without_orders(session)"
+    got = _customer_ids(result, what)
+    if rec.count > 1:
+        _one_select(rec, what)  # raises with the statement count
+    if sorted(got) != want:
+        wrong = sorted(set(got) - set(want))
+        msg = f"{what} returned {len(got)} customers, expected the {len(want)} who have no order."
+        if not got:
+            msg += (" An inner join keeps only customers that have orders: use outerjoin(...) "
+                    "or NOT EXISTS.")
+        elif wrong:
+            msg += f" Customers {wrong[:5]} do have orders."
+        raise Fail(msg, sql=sql_listing(rec))
+    if got != want:
+        raise Fail(f"{what}: the right customers in the wrong order: sort by id.",
+                   sql=sql_listing(rec))
+    stmt = _one_select(rec, what)
+    if not _has(stmt, "ORDER BY"):
+        raise Fail(f"{what}: the order is right, but the database did not sort: add "
+                   ".order_by(Customer.id).", sql=sql_listing(rec))
+    how = "NOT EXISTS" if _has(stmt, "EXISTS") else "an outer join" if _has(stmt, "OUTER JOIN", "LEFT JOIN") \
+        else "NOT IN" if _has(stmt, "NOT IN") else "one query"
+    return f"{len(want)} customers found with {how}, in 1 statement: {stmt.one_line}"
+
+
+# --------------------------------------------------------------------------
+# 03-page-after
+# --------------------------------------------------------------------------
+def _make_gaps(engine) -> list[int]:
+    """Delete some order-less customers so that ids are no longer 1..N (offset != id)."""
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s:
+        lonely = s.scalars(select(Customer.id).where(~Customer.orders.any())
+                           .order_by(Customer.id)).all()
+        gone = list(lonely[::3])
+        s.execute(delete(CustomerProfile).where(CustomerProfile.customer_id.in_(gone)))
+        s.execute(delete(Customer).where(Customer.id.in_(gone)))
+        s.commit()
+    return gone
+
+
+@exercise(
+    "03-page-after",
+    lesson=LESSON,
+    title="Keyset pagination: the page after the last customer seen",
+    hints=[
+        "Keyset pagination asks for the rows after the last one seen: "
+        "WHERE customers.id > :last_id ORDER BY customers.id LIMIT :size.",
+        "Build select(Customer).order_by(Customer.id).limit(size), and add "
+        ".where(Customer.id > last_id) only when last_id is not None (statements are immutable: "
+        "stmt = stmt.where(...)).",
+        "offset(...) counts positions, not ids: as soon as some ids are missing, the page "
+        "after id 40 does not start at position 40.",
+    ],
+)
+def grade_page_after(candidate, g: Grading) -> str:
+    size = 7
+    with g.database() as fresh:
+        gone = _make_gaps(fresh.engine)
+        with fresh.Session() as s:
+            all_ids = s.scalars(select(Customer.id).order_by(Customer.id)).all()
+        walked: list[int] = []
+        last_id = None
+        pages = 0
+        sql = ""
+        while True:
+            what = f"page_after(session, {last_id!r}, {size})"
+            result, rec = run_with_session(g, candidate, fresh.engine, last_id, size)
+            got = _customer_ids(result, what)
+            start = 0 if last_id is None else next((i for i, x in enumerate(all_ids) if x > last_id),
+                                                   len(all_ids))
+            want = all_ids[start:start + size]
+            if got != want:
+                hint = ""
+                if last_id is not None and got and got[0] <= last_id:
+                    hint = f" The page must start after id {last_id}, not at it."
+                elif last_id is not None and got and want and got[0] > want[0]:
+                    hint = (" Some ids are missing in this database (deleted customers), so an "
+                            "OFFSET counts past customers: filter on the id instead.")
+                raise Fail(f"{what} returned ids {got}, expected {want}.{hint}",
+                           sql=sql_listing(rec))
+            stmt = _one_select(rec, what)
+            if not _has(stmt, "LIMIT", "FETCH FIRST", "FETCH NEXT", "TOP"):
+                raise Fail(f"{what}: the page is right, but the database did not cut it: the "
+                           "query has no LIMIT, so all following rows were fetched and cut in "
+                           "Python. Use .limit(size).", sql=sql_listing(rec))
+            if not _has(stmt, "ORDER BY"):
+                raise Fail(f"{what}: the query has no ORDER BY. Without it the database may "
+                           "return the rows in any order, and pages overlap or skip rows.",
+                           sql=sql_listing(rec))
+            if last_id is not None and not _has(stmt, "WHERE"):
+                raise Fail(f"{what}: the query has no WHERE: keyset pagination filters on the "
+                           "last id seen (WHERE id > :last_id).", sql=sql_listing(rec))
+            if last_id is not None:
+                sql = stmt.one_line
+            walked += got
+            pages += 1
+            if not got:
+                break
+            if pages > len(all_ids) // size + 2:
+                raise Fail("The pages never ran out: after the last customer, the next page "
+                           "should be empty.")
+            last_id = got[-1]
+        # one more page, starting from the id of a deleted customer
+        probe = gone[len(gone) // 2]
+        result, rec = run_with_session(g, candidate, fresh.engine, probe, 3)
+        got = _customer_ids(result, f"page_after(session, {probe}, 3)")
+        want = [x for x in all_ids if x > probe][:3]
+        if got != want:
+            raise Fail(f"page_after(session, {probe}, 3) returned {got}, expected {want} "
+                       f"(customer {probe} was deleted: the page starts at the next id that "
+                       "exists).", sql=sql_listing(rec))
+    if walked != all_ids:
+        raise Fail("Walking the pages did not give every customer exactly once.")
+    return (f"walked {len(all_ids)} customers in {pages} pages of {size}, one keyset query "
+            f"each: {sql}")
+
+
+# --------------------------------------------------------------------------
+# 03-safe-search
+# --------------------------------------------------------------------------
+INJECTION = "' OR 1=1 --"
+
+
+@exercise(
+    "03-safe-search",
+    lesson=LESSON,
+    title="A search with text() and a bound parameter",
+    hints=[
+        "text(\"SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id\") has a "
+        "placeholder :pattern; the value goes in a dict: session.scalars(stmt, {\"pattern\": ...}).",
+        "The pattern for 'contains' is '%' + term + '%', built in Python and bound as ONE value "
+        "(or in SQL: LIKE '%' || :term || '%').",
+        "Never put the term into the SQL string (f-string, %, +, .format): the check searches "
+        f"for {INJECTION!r}, which an f-string turns into a condition true for every row.",
+    ],
+)
+def grade_safe_search(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            def expected(term: str) -> list[int]:
+                return s.scalars(select(Customer.id).where(Customer.email.contains(term, autoescape=True))
+                                 .order_by(Customer.id)).all()
+
+            cases = [("walker", expected("walker")), ("example.org", expected("example.org")),
+                     (INJECTION, [])]
+        sql = ""
+        for term, want in cases:
+            what = f"search_emails(session, {term!r})"
+            result, rec = run_with_session(g, candidate, fresh.engine, term)
+            if result is None or isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
+                raise Fail(f"{what} should return a list of ids, and it returned "
+                           f"{type(result).__name__}.", sql=sql_listing(rec))
+            got = list(result)
+            if any(isinstance(x, Row) for x in got):
+                raise Fail(f"{what} returned Row objects, not ids. session.scalars(stmt, params) "
+                           "gives the first column of each row.", sql=sql_listing(rec))
+            if any(isinstance(x, bool) or not isinstance(x, int) for x in got):
+                raise Fail(f"{what} should return a list of int ids; it holds "
+                           f"{sorted({type(x).__name__ for x in got})}.", sql=sql_listing(rec))
+            pasted = any(term.lower() in st.sql.lower() for st in rec.statements)
+            if term == INJECTION and got:
+                raise Fail(
+                    f"SQL injection: {what} returned {len(got)} customers, expected none (no "
+                    "email contains that text). The term was pasted into the SQL, where the "
+                    "quote ended the string and OR 1=1 matched every row. Bind it as a "
+                    "parameter (:pattern).", sql=sql_listing(rec))
+            if pasted:
+                raise Fail(f"{what}: the search term is part of the SQL text, so whoever types "
+                           "the term writes your SQL. Pass it as a bound parameter "
+                           "(text('... :pattern ...') with a dict of values).",
+                           sql=sql_listing(rec))
+            if got != want:
+                msg = f"{what} returned {len(got)} ids, expected {len(want)}."
+                if sorted(got) == want:
+                    msg = f"{what}: the right ids in the wrong order: ORDER BY id."
+                raise Fail(msg, f"expected {want[:10]}, got {got[:10]}", sql=sql_listing(rec))
+            stmt = _one_select(rec, what)
+            if want and not _has(stmt, "ORDER BY"):
+                raise Fail(f"{what}: the order is right, but the database did not sort: add "
+                           "ORDER BY id.", sql=sql_listing(rec))
+            if term != INJECTION:
+                sql = stmt.one_line
+    return f"the term is bound, and the injection {INJECTION!r} found nothing: {sql}"

@@ -254,9 +254,9 @@ def recipe_ingredients(candidate, g: Grading) -> str:
                        "and keep the ingredient.", sql=sql_listing(rec2))
 
         with fresh.engine.connect() as conn:
-            conn.execute(insert(link).values({ids[0].key: rid, ids[1].key: eid}))
+            conn.execute(insert(link).values({ids[0].key: rid, ids[1].key: fid}))
             try:
-                conn.execute(insert(link).values({ids[0].key: rid, ids[1].key: eid}))
+                conn.execute(insert(link).values({ids[0].key: rid, ids[1].key: fid}))
                 twice = True
             except IntegrityError:
                 twice = False
@@ -457,10 +457,10 @@ def delete_customer(candidate, g: Grading) -> str:
         if err is not None:
             last = rec.statements[-1].one_line if rec.statements else ""
             words = last.upper().split()
-            if "IntegrityError" in err.message and words[:1] == ["UPDATE"] and "NULL" not in last.upper():
+            if "IntegrityError" in err.message and words[:1] == ["UPDATE"]:
                 table = words[1].lower() if len(words) > 1 else "a child table"
                 raise Fail(f"The flush tried to set the foreign key of {table} to NULL "
-                           f"({last.split(' WHERE')[0]}), and the NOT NULL column refused. "
+                           f"({last.split('=')[0]}=NULL), and the NOT NULL column refused. "
                            "session.delete(customer) does not delete the orders and reviews (no "
                            "delete cascade on those relationships): the ORM detaches them. "
                            "Delete them first.", err.details, sql=sql_listing(rec))
@@ -484,6 +484,6 @@ def delete_customer(candidate, g: Grading) -> str:
             if after[table] != n - mine[table]:
                 raise Fail(f"{table}: {n - after[table]} rows were deleted, {mine[table]} belonged to "
                            f"customer {cid}. Delete only their rows (WHERE ...).", sql=sql_listing(rec))
-    gone = ", ".join(f"{v} {k}" for k, v in mine.items())
+    gone = ", ".join(f"{k}: {v}" for k, v in mine.items() if k != "customers")
     return (f"Customer {cid} and everything that referred to them ({gone}) deleted, children first, "
             f"in {rec.count} statements, and committed.")
