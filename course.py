@@ -9,8 +9,8 @@
     python3 course.py setup       only create or update the environment
 
 "Set up" means: create .venv (the course's own virtual environment) when it
-is missing, install the course and its pinned dependencies when pyproject.toml
-changed, and register the Jupyter kernel "sqlacourse".
+is missing, install the course and its pinned dependencies when they changed in
+pyproject.toml, and register the Jupyter kernel "sqlacourse".
 """
 
 from __future__ import annotations
@@ -47,9 +47,14 @@ def need(cmd: list[str], what: str) -> None:
 
 
 def _stamp() -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    digest.update(sys.version.encode())
-    return digest.hexdigest()
+    """What the installed environment depends on: the project's requirements and this Python."""
+    import json
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = {k: project.get(k) for k in ("dependencies", "optional-dependencies", "requires-python")}
+    text = json.dumps(wanted, sort_keys=True) + sys.version
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def bootstrap() -> None:
@@ -82,7 +87,7 @@ def lab(extra: list[str]) -> int:
 def check() -> int:
     t0 = time.monotonic()
     steps = [
-        ("lint", [PY, "-m", "ruff", "check", "src", "tests", "notebooks", "solutions", "exercises", "course.py"]),
+        ("lint", [PY, "-m", "ruff", "check", "src", "tests", "notebooks", "solutions", "exercises", "course.py", "conftest.py"]),
         ("exercise sync, hygiene, environment files",
          [PY, "-m", "pytest", "-q", "tests/test_sync.py", "tests/test_hygiene.py", "tests/test_environment.py"]),
     ]

@@ -11,7 +11,11 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from sqlacourse.backend import (
-    CourseDatabase, CourseDatabaseError, parse_target, safe_url, schema_name,
+    CourseDatabase,
+    CourseDatabaseError,
+    parse_target,
+    safe_url,
+    schema_name,
 )
 
 
