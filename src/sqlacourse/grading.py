@@ -168,6 +168,8 @@ def _cell_label(filename: str) -> str | None:
 def _is_library(filename: str) -> bool:
     if filename.startswith(_PACKAGE_DIR):
         return True
+    if filename.startswith("<") and not filename.startswith("<ipython-input-"):
+        return True  # code generated at run time, e.g. "<sqlalchemy generated _go() wrapper>"
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     return any(filename.startswith(p + os.sep + "lib") for p in prefixes) or "site-packages" in filename
 

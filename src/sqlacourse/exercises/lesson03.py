@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Row
 
-from ..grading import Fail, Grading, exercise
+from ..grading import Fail, Grading, LearnerError, exercise
 from ..recorder import QueryRecorder, Statement
 from ..shop import Category, Customer, CustomerProfile, Order, OrderItem, Product
 from ._common import run_with_session, sql_listing
@@ -387,12 +387,21 @@ def grade_safe_search(candidate, g: Grading) -> str:
                 return s.scalars(select(Customer.id).where(Customer.email.contains(term, autoescape=True))
                                  .order_by(Customer.id)).all()
 
-            cases = [("walker", expected("walker")), ("example.org", expected("example.org")),
-                     (INJECTION, [])]
+            cases = [(INJECTION, []), ("walker", expected("walker")),
+                     ("example.org", expected("example.org"))]
         sql = ""
         for term, want in cases:
             what = f"search_emails(session, {term!r})"
-            result, rec = run_with_session(g, candidate, fresh.engine, term)
+            try:
+                result, rec = run_with_session(g, candidate, fresh.engine, term)
+            except LearnerError as err:
+                database_error = re.search(
+                    r"raised (Operational|Programming|Database|Statement|Internal)Error", err.message)
+                if term != INJECTION or not database_error:
+                    raise
+                raise Fail(f"{what} raised an error: the term was read as part of the SQL, so "
+                           "the quote in it broke the statement. Pass the term as a bound "
+                           "parameter (:pattern).", err.details) from None
             if result is None or isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
                 raise Fail(f"{what} should return a list of ids, and it returned "
                            f"{type(result).__name__}.", sql=sql_listing(rec))

@@ -3,13 +3,13 @@ judge the SQL that the flush writes."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, inspect, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipDirection, Session
 
 from ..grading import Fail, Grading, LearnerError, exercise
 from ..recorder import QueryRecorder, record_queries
-from ..shop import Customer, CustomerProfile, Order, OrderItem, Product, Review, Tag, product_tags
+from ..shop import Customer, CustomerProfile, Order, OrderItem, Product, Review, Tag
 from ._common import copy_tables, expect_mapped_class, sql_listing
 
 LESSON = "04-relationships"
@@ -72,6 +72,13 @@ def _fk_column(child, parent, name: str):
         raise Fail(f"{child.__name__}.{name} should be a foreign key to "
                    f"{parent.__table__.name}.id: ForeignKey(\"{parent.__table__.name}.id\").")
     return col
+
+
+def _error_only(err: LearnerError) -> str:
+    """The database's error from a learner traceback, without the frames."""
+    lines = err.details.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("sqlalchemy.exc.")), 0)
+    return "\n".join(line for line in lines[start:] if not line.startswith("(Background on"))
 
 
 def _run_recorded(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None]:
@@ -173,8 +180,9 @@ def author_books(candidate, g: Grading) -> str:
         if accepted:
             raise Fail("The database accepted a book without an author; books.author_id should "
                        "be NOT NULL.")
-    return ("Both sides update each other in memory, and adding the author stored its books "
-            f"with the foreign key set: {inserts[0].one_line if inserts else 'INSERT INTO books'}")
+    how = "one INSERT" if len(inserts) == 1 else f"{len(inserts)} INSERTs"
+    return ("Both sides update each other in memory, and adding the author stored its 2 books "
+            f"with books.author_id set ({how} into books); a book without an author is refused.")
 
 
 # ---------------------------------------------------------------------------
@@ -400,7 +408,7 @@ def tag_product(candidate, g: Grading) -> str:
                 raise Fail(f"Product {other_pid} already had the tag {existing!r}: appending it "
                            "again made the flush INSERT the same pair, and the primary key of "
                            "product_tags refused it. Check `if tag not in product.tags` first.",
-                           err.details, sql=sql_listing(rec2))
+                           _error_only(err), sql=sql_listing(rec2))
             raise err
         if _writes(rec2, "INSERT", "product_tags") or _writes(rec2, "DELETE", "product_tags") \
                 or _tags_of(fresh.engine, other_pid) != other_before:
@@ -463,13 +471,13 @@ def delete_customer(candidate, g: Grading) -> str:
                            f"({last.split('=')[0]}=NULL), and the NOT NULL column refused. "
                            "session.delete(customer) does not delete the orders and reviews (no "
                            "delete cascade on those relationships): the ORM detaches them. "
-                           "Delete them first.", err.details, sql=sql_listing(rec))
+                           "Delete them first.", _error_only(err), sql=sql_listing(rec))
             if "IntegrityError" in err.message and words[:2] == ["DELETE", "FROM"]:
-                table = words[2].lower() if len(words) > 2 else "a table"
-                raise Fail(f"The database refused {' '.join(words[:3])}: other rows still refer to "
-                           f"those {table} rows. A Core delete() runs no ORM cascade, so delete "
+                table = last.split()[2] if len(words) > 2 else "a table"
+                raise Fail(f"The database refused DELETE FROM {table}: other rows still refer to "
+                           f"the rows of {table}. A Core delete() runs no ORM cascade, so delete "
                            "the children first (order_items before orders, orders and reviews "
-                           "before the customer).", err.details, sql=sql_listing(rec))
+                           "before the customer).", _error_only(err), sql=sql_listing(rec))
             raise err
         left = _customer_footprint(fresh.engine, cid)
         after = _totals(fresh.engine)
