@@ -70,11 +70,24 @@ def bootstrap() -> None:
               "--editable", ".[test]"], "installing the dependencies")
         need([PY, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
               "--display-name", "SQLAlchemy Patterns"], "registering the Jupyter kernel")
+        _quiet_jupyterlab()
         STAMP.write_text(_stamp())
 
 
+def _quiet_jupyterlab() -> None:
+    """No "news" pop-up on first start: JupyterLab reads default settings from the env."""
+    import json
+
+    settings = VENV / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    overrides = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}
+    (settings / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n")
+
+
 def lab(extra: list[str]) -> int:
-    cmd = [BIN / "jupyter", "lab", "notebooks/00-orientation.ipynb",
+    # root_dir: with only a file argument JupyterLab would serve notebooks/ alone,
+    # and exercises/ and solutions/ would be out of reach of its file browser.
+    cmd = [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", "notebooks/00-orientation.ipynb",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers run as root; JupyterLab refuses without it

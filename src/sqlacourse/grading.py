@@ -186,6 +186,7 @@ def learner_traceback(exc: BaseException) -> str:
         if fr.line:
             lines.append(f"    {fr.line.strip()}")
     message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    message = re.sub(r" at 0x[0-9a-f]+", "", message)  # object addresses change every run
     out = (["Traceback (your code only):"] + lines) if lines else []
     return "\n".join(out + [message])
 
@@ -284,6 +285,11 @@ class Grading:
     @property
     def deadline(self) -> float | None:
         return self._deadline_at
+
+    def learner_error(self, exc: Exception) -> None:
+        """Raise the feedback for an exception the learner's code raised (for graders
+        that catch learner exceptions themselves)."""
+        self._learner_error(exc)
 
     def _learner_error(self, exc: Exception) -> None:
         if isinstance(exc, NotImplementedError):

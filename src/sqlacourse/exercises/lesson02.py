@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.row import Row
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from ..grading import Fail, Grading, exercise
 from ..recorder import record_queries
@@ -99,7 +100,17 @@ def grade_add_customer(candidate, g: Grading) -> str:
     with g.database() as fresh:
         factory = sessionmaker(fresh.engine)
         with record_queries(fresh.engine) as rec:
-            result = g.call(candidate, factory, NEW_EMAIL, "New Customer", "NZ")
+            outcome = _attempt(g, candidate, factory, NEW_EMAIL, "New Customer", "NZ")
+        error = outcome.get("error")
+        if isinstance(error, DetachedInstanceError):
+            raise Fail(
+                "Your code raised DetachedInstanceError: it read an attribute of the customer after "
+                "the unit of work had ended. The commit expired the object (even its id) and the "
+                "closed session can no longer reload it. Read customer.id inside the block, after "
+                "session.flush().", sql=sql_listing(rec))
+        if error is not None:
+            g.learner_error(error)
+        result = outcome["result"]
         with Session(fresh.engine) as s:
             row = s.scalars(select(Customer).where(Customer.email == NEW_EMAIL)).one_or_none()
             profile = s.get(CustomerProfile, row.id) if row is not None else None
@@ -311,7 +322,7 @@ def _review_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[tuple[int, 
     """Six rows: three valid and three the database refuses (rating 6, a second
     review of the same product by the same customer, an unknown product)."""
     with Session(engine) as s:
-        existing = set(s.execute(select(Review.product_id, Review.customer_id)).tuples())
+        existing = {(p, c) for p, c in s.execute(select(Review.product_id, Review.customer_id))}
         taken = min(existing)
     free = [(p, c) for c in range(1, 40) for p in range(1, 40) if (p, c) not in existing][:4]
     (p1, c1), (p2, c2), (p3, c3), (p4, c4) = free
@@ -351,14 +362,14 @@ def grade_import_reviews(candidate, g: Grading) -> str:
             outcome = _attempt(g, candidate, sessionmaker(engine), [dict(r) for r in rows])
         with Session(engine) as s:
             after = s.scalar(select(func.count()).select_from(Review))
-            pairs = set(s.execute(select(Review.product_id, Review.customer_id)).tuples())
+            pairs = {(p, c) for p, c in s.execute(select(Review.product_id, Review.customer_id))}
             saved = pairs & (set(good) | {bad_rating})
     sql = sql_listing(rec, limit=12)
     n_good = len(saved & set(good))
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, NotImplementedError):
-            g._learner_error(error)
+            g.learner_error(error)
         lost = "and nothing was saved" if after == before else f"after saving {after - before} rows"
         raise Fail(
             f"Your function raised {_error_name(error)} {lost}. A row the database refuses should "
@@ -367,10 +378,13 @@ def grade_import_reviews(candidate, g: Grading) -> str:
     if bad_rating in saved:
         raise Fail("The review with rating 6 was saved: the CHECK constraint should refuse it.")
     if n_good < len(good):
-        why = ("" if rec.commits else " No COMMIT was sent.")
+        found = (f"{n_good} of the {len(good)} valid reviews "
+                 f"{'is' if n_good == 1 else 'are'} in the database after the import.")
+        if not rec.commits:
+            raise Fail(f"{found} No COMMIT was sent: the transaction was rolled back when the "
+                       "session closed. Commit once, after the loop.", sql=sql)
         raise Fail(
-            f"{n_good} of the {len(good)} valid reviews are in the database after the import."
-            f"{why} A session.rollback() after a failed row throws away the whole transaction, "
+            f"{found} A session.rollback() after a failed row throws away the whole transaction, "
             "including the good rows flushed before it; a savepoint (begin_nested) rolls back "
             "only the failed row.", sql=sql)
     if after - before != len(good):
@@ -420,7 +434,7 @@ def grade_customer_by_name(candidate, g: Grading) -> str:
             found_id = found.id if isinstance(found, Customer) else None
         if "error" in outcome1:
             if isinstance(outcome1["error"], NotImplementedError):
-                g._learner_error(outcome1["error"])
+                g.learner_error(outcome1["error"])
             raise Fail(f"customer_by_name(session, {unique_name!r}) raised "
                        f"{_error_name(outcome1['error'])}; exactly one customer has that name.",
                        sql=sql_listing(rec1))
