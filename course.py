@@ -131,8 +131,8 @@ def test(extra: list[str]) -> int:
                 pytest + ["--nbval", "notebooks", "solutions"] + sanitize)
                for i in range(1, nbval_runs + 1)]
     phases += [
-        ("PostgreSQL-only tests and every solution graded (embedded PostgreSQL)",
-         pytest + ["--backend", "embedded", "-m", "postgres or solutions", "tests"]),
+        ("PostgreSQL-only tests, the grader tests and every solution graded (embedded PostgreSQL)",
+         pytest + ["--backend", "embedded", "-m", "postgres or solutions or both_backends", "tests"]),
         ("lax nbval on notebooks/ and solutions/ (embedded PostgreSQL)",
          pytest + ["--backend", "embedded", "--nbval-lax", "notebooks", "solutions"]),
     ]
