@@ -288,3 +288,47 @@ def test_soft_delete_accepts(mixin):
 def test_soft_delete_rejects(mixin, says):
     fb = check("01-soft-delete", mixin)
     assert not fb.passed and says in fb.message, fb
+
+
+# -- mistakes found by a learner walkthrough ----------------------------------
+def test_count_customers_rejects_a_hard_coded_number():
+    fb = check("00-count-customers", lambda session: 200)
+    assert not fb.passed and "sent no SQL" in fb.message
+
+
+def test_product_model_rejects_a_float_annotation_on_numeric():
+    fb = check("01-product-model", product_class(
+        __annotations__={"id": Mapped[int], "sku": Mapped[str], "name": Mapped[str],
+                         "price": Mapped[float], "description": Mapped[str | None]}))
+    assert not fb.passed and "Mapped[Decimal]" in fb.message, fb
+
+
+def test_shipment_indexes_rejects_a_redundant_index_on_the_leading_column():
+    fb = check("01-shipment-indexes", shipment_class(carrier=mapped_column(String(30), index=True)))
+    assert not fb.passed and "carrier alone" in fb.message, fb
+
+
+class TimestampServerDefaultUpdated:
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+def test_timestamp_mixin_names_the_server_default():
+    fb = check("01-timestamp-mixin", TimestampServerDefaultUpdated)
+    assert not fb.passed and "server_default" in fb.details, fb
+
+
+class SoftDeleteMethod:
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def soft_delete(self):
+        self.deleted_at = dt.datetime.now(dt.timezone.utc)
+
+    def is_deleted(self):
+        return self.deleted_at is not None
+
+
+def test_soft_delete_asks_for_a_property():
+    fb = check("01-soft-delete", SoftDeleteMethod)
+    assert not fb.passed and "@property" in fb.message, fb

@@ -136,6 +136,9 @@ def main(argv: list[str]) -> int:
         print(f"{result.notebook}")
         for ex in result.exercises:
             mark = "passed    " if ex["passed"] else "NOT PASSED"
-            print(f"  {mark} {ex['id']}: {ex['message'].splitlines()[0]}")
+            first, *rest = ex["message"].splitlines() or [""]
+            print(f"  {mark} {ex['id']}: {first}")
+            for line in rest:
+                print(f"             {line}")
         print(f"{result.passed} passed, {result.failed} failed")
     return 0 if result.failed == 0 else 1

@@ -34,6 +34,9 @@ def count_customers(candidate, g: Grading) -> str:
             f"{type(result).__name__} {result!r:.80}.",
             "session.scalar(...) returns the value itself; session.execute(...) returns rows.",
         )
+    if rec.count == 0:
+        raise Fail("Your function sent no SQL at all: the number has to come from the database "
+                   "(it changes when customers are added), not be written into the code.")
     if result != expected:
         raise Fail(f"Expected {expected} customers, your function returned {result}.",
                    sql=sql_listing(rec))

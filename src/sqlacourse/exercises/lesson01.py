@@ -8,7 +8,7 @@ import inspect as pyinspect
 import warnings
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Integer, Numeric, String, Text, inspect, select
+from sqlalchemy import DateTime, Float, Integer, Numeric, String, Text, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -106,12 +106,16 @@ def product_model(candidate, g: Grading) -> str:
         raise Fail(f"'name' should be String(200), its length is {name.type.length}.")
     _expect_nullable(name, False)
     price = _column(table, "price", "Product")
-    if not isinstance(price.type, Numeric) or isinstance(price.type.python_type, float) \
+    if not isinstance(price.type, Numeric) or isinstance(price.type, Float) \
             or (price.type.precision, price.type.scale) != (10, 2) or not price.type.asdecimal:
         raise Fail(
             f"'price' should be Numeric(10, 2) (exact decimal money), it is {price.type!r}.",
-            "Float stores binary approximations: 0.1 + 0.2 != 0.3.",
+            "Float stores binary approximations: 0.1 + 0.2 != 0.3." if isinstance(price.type, Float) else "",
         )
+    annotation = pyinspect.get_annotations(candidate).get("price")
+    if annotation is not None and "float" in str(annotation):
+        raise Fail("'price' is annotated Mapped[float], but Numeric(10, 2) gives Decimal values: "
+                   "annotate it Mapped[Decimal] so the type says what the code gets.")
     _expect_nullable(price, False)
     desc = _column(table, "description", "Product")
     _expect_type(desc, Text, "Text")
@@ -231,9 +235,11 @@ def timestamp_mixin(candidate, g: Grading) -> str:
             if row.created_at is None:
                 raise Fail("After an INSERT, created_at is still NULL.")
             if row.updated_at is not None:
+                fix = ("Remove its server_default: that fills it at INSERT."
+                       if updated.server_default is not None
+                       else "Use onupdate=..., not default=..., for updated_at.")
                 raise Fail("updated_at should stay NULL until the row is first updated; "
-                           f"after the INSERT it is {row.updated_at!r}.",
-                           "Use onupdate=..., not default=..., for updated_at.")
+                           "after the INSERT it already has a value.", fix)
             row.name = "renamed"
             with record_queries(fresh.engine) as rec:
                 s.commit()
@@ -331,6 +337,9 @@ def shipment_indexes(candidate, g: Grading) -> str:
     if any(c == ["id"] for c in cols.values()):
         raise Fail("There is an index on the primary key 'id', which is indexed already: "
                    "remove index=True from it.", sql=ddl)
+    if any(c == ["carrier"] for c in cols.values()):
+        raise Fail("There is an index on carrier alone, which is redundant: the composite index "
+                   "(carrier, shipped_at) already serves WHERE carrier = ?.", sql=ddl)
     composite = [n for n, c in cols.items() if c == ["carrier", "shipped_at"]]
     if not composite:
         reversed_ = [n for n, c in cols.items() if c == ["shipped_at", "carrier"]]
@@ -372,6 +381,9 @@ def soft_delete(candidate, g: Grading) -> str:
     for attr in ("soft_delete", "is_deleted"):
         if not hasattr(candidate, attr):
             raise Fail(f"SoftDeleteMixin should have {attr!r}.")
+    if not isinstance(pyinspect.getattr_static(candidate, "is_deleted"), property):
+        raise Fail("is_deleted should be a property, read as row.is_deleted (no parentheses): "
+                   "put @property on the line above `def is_deleted(self):`.")
     if not callable(candidate.soft_delete) or pyinspect.iscoroutinefunction(candidate.soft_delete):
         raise Fail("soft_delete should be a plain method: def soft_delete(self): ...")
     probe = _probe_class(candidate, g)
