@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import exc, select, text, update
+from sqlalchemy import exc, func, select, text, update
 
 from sqlacourse import check
-from sqlacourse.shop import Customer, CustomerProfile, Order, Review
+from sqlacourse.shop import Customer, CustomerProfile, Order, Product, Review
 
 
 def now():
@@ -32,6 +32,33 @@ def add_commit_then_read(Session, email, name, country):  # alternative: commit(
         session.add_all([customer, CustomerProfile(customer=customer, newsletter=True)])
         session.commit()
         return customer.id  # reloaded inside the still-open session
+
+
+def add_foreign_key(Session, email, name, country):  # alternative: flush, then the foreign key
+    with Session.begin() as session:
+        customer = Customer(email=email, name=name, country=country, created_at=now())
+        session.add(customer)
+        session.flush()
+        session.add(CustomerProfile(customer_id=customer.id, newsletter=True))
+        return customer.id
+
+
+def add_commit_in_begin(Session, email, name, country):
+    with Session.begin() as session:
+        customer = Customer(email=email, name=name, country=country, created_at=now(),
+                            profile=CustomerProfile(newsletter=True))
+        session.add(customer)
+        session.commit()  # the block commits by itself; reading the id now needs a new SELECT
+        return customer.id  # InvalidRequestError: closed transaction inside context manager
+
+
+def add_naive_now(Session, email, name, country):
+    with Session.begin() as session:
+        customer = Customer(email=email, name=name, country=country, created_at=dt.datetime.now(),
+                            profile=CustomerProfile(newsletter=True))
+        session.add(customer)
+        session.flush()
+        return customer.id
 
 
 def add_flush_only(Session, email, name, country):
@@ -69,7 +96,7 @@ def add_without_profile(Session, email, name, country):
         return customer.id
 
 
-@pytest.mark.parametrize("fn", [add_reference, add_commit_then_read])
+@pytest.mark.parametrize("fn", [add_reference, add_commit_then_read, add_foreign_key])
 def test_add_customer_accepts(fn):
     fb = check("02-add-customer", fn)
     assert fb.passed, fb
@@ -80,6 +107,8 @@ def test_add_customer_accepts(fn):
     (add_two_commits, "2 commits"),
     (add_id_after_block, "inside the block"),
     (add_without_profile, "without a profile"),
+    (add_commit_in_begin, "don't call commit() inside"),
+    (add_naive_now, "naive datetime"),
 ])
 def test_add_customer_rejects(fn, says):
     fb = check("02-add-customer", fn)
@@ -141,6 +170,14 @@ def statuses_skip_bad(Session, changes):  # savepoints: keeps the good ones, hid
                 pass
 
 
+def statuses_skip_missing(Session, changes):  # one commit, but a missing id is silently skipped
+    with Session.begin() as session:
+        for order_id, status in changes.items():
+            order = session.get(Order, order_id)
+            if order:
+                order.status = status
+
+
 @pytest.mark.parametrize("fn", [statuses_reference, statuses_core_update])
 def test_set_statuses_accepts(fn):
     fb = check("02-set-statuses", fn)
@@ -151,7 +188,8 @@ def test_set_statuses_accepts(fn):
     (statuses_commit_each, "partial commit"),
     (statuses_swallow, "returned normally"),
     (statuses_no_commit, "never committed"),
-    (statuses_skip_bad, "partial commit"),
+    (statuses_skip_bad, "skipped the failing change"),
+    (statuses_skip_missing, "Order 999999 does not exist, and your function skipped it"),
 ])
 def test_set_statuses_rejects(fn, says):
     fb = check("02-set-statuses", fn)
@@ -276,6 +314,36 @@ def import_no_commit(Session, rows):
     return saved
 
 
+def import_checked_in_python(Session, rows):  # right rows, but no savepoint at all
+    saved = 0
+    with Session.begin() as session:
+        for row in rows:
+            if not 1 <= row["rating"] <= 5 or session.get(Product, row["product_id"]) is None:
+                continue
+            taken = session.scalar(select(func.count()).select_from(Review).where(
+                Review.product_id == row["product_id"], Review.customer_id == row["customer_id"]))
+            if taken:
+                continue
+            session.add(Review(**row, created_at=now()))
+            saved += 1
+    return saved
+
+
+def import_prefiltered_savepoints(Session, rows):  # savepoints, but the database refuses nothing
+    saved = 0
+    with Session.begin() as session:
+        for row in rows:
+            with session.begin_nested():
+                if not 1 <= row["rating"] <= 5 or session.get(Product, row["product_id"]) is None:
+                    continue
+                if session.scalar(select(Review.id).filter_by(product_id=row["product_id"],
+                                                              customer_id=row["customer_id"])):
+                    continue
+                session.add(Review(**row, created_at=now()))
+                saved += 1
+    return saved
+
+
 def import_wrong_count(Session, rows):
     import_reference(Session, rows)
     return len(rows)
@@ -293,6 +361,8 @@ def test_import_reviews_accepts(fn):
     (import_commit_each, "3 commits"),
     (import_no_commit, "No COMMIT"),
     (import_wrong_count, "returned 6"),
+    (import_checked_in_python, "no SAVEPOINT"),
+    (import_prefiltered_savepoints, "never a ROLLBACK TO SAVEPOINT"),
 ])
 def test_import_reviews_rejects(fn, says):
     fb = check("02-import-reviews", fn)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.row import Row
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import InvalidRequestError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import DetachedInstanceError
 
@@ -89,8 +89,9 @@ NEW_EMAIL = "new.customer@example.com"
         "Open the unit of work with the sessionmaker you receive: `with Session.begin() as session:` "
         "commits when the block ends and rolls back if it raises.",
         "Give the customer a profile through the relationship (`customer.profile = "
-        "CustomerProfile(newsletter=True)`) so that one add() saves both and one commit makes them "
-        "permanent.",
+        "CustomerProfile(newsletter=True)`) so that one add() saves both, or flush first and use "
+        "`CustomerProfile(customer_id=customer.id, newsletter=True)`; one commit makes both "
+        "permanent. created_at is `dt.datetime.now(dt.timezone.utc)` (aware, UTC).",
         "The id is assigned by the INSERT. Call `session.flush()` inside the block and read "
         "`customer.id` there: after the block the session is closed and the object expired, so "
         "reading it then raises DetachedInstanceError.",
@@ -99,9 +100,26 @@ NEW_EMAIL = "new.customer@example.com"
 def grade_add_customer(candidate, g: Grading) -> str:
     with g.database() as fresh:
         factory = sessionmaker(fresh.engine)
+        created: list[Any] = []
+
+        @event.listens_for(factory, "before_flush")
+        def _watch_created_at(session, _context, _instances):
+            created.extend(o.created_at for o in session.new
+                           if isinstance(o, Customer) and o.email == NEW_EMAIL)
+
         with record_queries(fresh.engine) as rec:
             outcome = _attempt(g, candidate, factory, NEW_EMAIL, "New Customer", "NZ")
         error = outcome.get("error")
+        if (isinstance(error, InvalidRequestError)
+                and "closed transaction inside context manager" in str(error)):
+            raise Fail(
+                "Your code raised InvalidRequestError (\"Can't operate on closed transaction inside "
+                "context manager\"): it called session.commit() (or rollback()) inside `with "
+                "Session.begin() as session:` and then used the session again (reading customer.id "
+                "after a commit needs a new SELECT). That block commits by itself when it ends; don't "
+                "call commit() inside it: flush(), read customer.id, and let the block commit. (Or "
+                "open the session with `with Session() as session:` and call session.commit() "
+                "yourself, once.)", sql=sql_listing(rec))
         if isinstance(error, DetachedInstanceError):
             raise Fail(
                 "Your code raised DetachedInstanceError: it read an attribute of the customer after "
@@ -137,6 +155,12 @@ def grade_add_customer(candidate, g: Grading) -> str:
     if (name, country) != ("New Customer", "NZ"):
         raise Fail(f"The customer was saved with name {name!r} and country {country!r}; expected "
                    "'New Customer' and 'NZ' (the arguments).")
+    if any(isinstance(v, dt.datetime) and v.tzinfo is None for v in created):
+        raise Fail(
+            "created_at was a naive datetime (no time zone), e.g. dt.datetime.now() or "
+            "dt.datetime.utcnow(). The column is DateTime(timezone=True): store an aware UTC "
+            "time, dt.datetime.now(dt.timezone.utc). A naive time is ambiguous: PostgreSQL reads "
+            "it in the server's time zone.")
     if abs(_aware(dt.datetime.now(dt.timezone.utc)) - created_at) > dt.timedelta(hours=26):
         raise Fail("created_at should be the current time (datetime.now(timezone.utc)); it was "
                    f"{created_at.date().isoformat()}.")
@@ -216,6 +240,20 @@ def grade_set_statuses(candidate, g: Grading) -> str:
          rec_missing),
     ):
         changed = sorted(oid for oid in after if after[oid] != before[oid])
+        if changed and "error" not in outcome and recb.commits <= 1:
+            if 999_999 in changes:
+                raise Fail(
+                    f"Order 999999 does not exist, and your function skipped it: it committed the "
+                    f"other changes (orders {changed}) and returned normally. A missing id must make "
+                    "the whole batch fail: raise for it (session.get_one(Order, id) raises "
+                    "NoResultFound; session.get() returns None, and checking for None then going "
+                    "on hides the failure). The exception then rolls back every change.",
+                    f"called with {changes}", sql=sql_listing(recb))
+            raise Fail(
+                f"A batch with {label} must change nothing and raise, but your function skipped "
+                f"the failing change, committed the others (orders {changed}) and returned "
+                "normally. Let the exception roll back the whole transaction and reach the caller.",
+                f"called with {changes}", sql=sql_listing(recb))
         if changed:
             raise Fail(
                 f"A batch with {label} must change nothing, but orders {changed} were changed "
@@ -399,6 +437,19 @@ def grade_import_reviews(candidate, g: Grading) -> str:
         raise Fail(f"The rows were imported correctly, but the function returned {result!r}; it "
                    f"should return the number of reviews saved ({len(good)}).")
     savepoints = sum(1 for st in rec if st.kind == "SAVEPOINT")
+    rolled_back_to = sum(1 for st in rec if st.one_line.upper().startswith("ROLLBACK TO"))
+    if not savepoints:
+        raise Fail(
+            "The right reviews were saved, but your code sent no SAVEPOINT: it checked the rules in "
+            "Python instead of letting the database refuse the bad rows. This exercise is about "
+            "savepoints: give each row its own session.begin_nested() and, when the database "
+            "refuses the row (IntegrityError), roll back to that savepoint only.", sql=sql)
+    if not rolled_back_to:
+        raise Fail(
+            f"Your code sent {_plural(savepoints, 'SAVEPOINT')} but never a ROLLBACK TO SAVEPOINT: "
+            "the bad rows were filtered out in Python before the database saw them. Send every "
+            "row to the database in its own savepoint (session.begin_nested()) and let the "
+            "database refuse the bad ones.", sql=sql)
     return (f"3 valid reviews kept, 3 refused rows skipped ({_plural(savepoints, 'SAVEPOINT')}), "
             "one COMMIT.")
 
