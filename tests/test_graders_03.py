@@ -46,6 +46,10 @@ def country_by_id(session, country):
     return session.scalars(select(Customer).where(Customer.country == country).order_by(Customer.id)).all()
 
 
+def country_name_only(session, country):  # ties (same name) come back in whatever order the DB meets them
+    return session.scalars(select(Customer).where(Customer.country == country).order_by(Customer.name)).all()
+
+
 @pytest.mark.parametrize("fn", [country_reference, country_filter_by])
 def test_customers_in_country_accepts(fn):
     fb = check("03-customers-in-country", fn)
@@ -57,6 +61,7 @@ def test_customers_in_country_accepts(fn):
     (country_sorted_in_python, "not the database that sorted"),
     (country_rows, "Row objects"),
     (country_by_id, "wrong order"),
+    (country_name_only, "tie-break"),
 ])
 def test_customers_in_country_rejects(fn, says):
     assert_rejected("03-customers-in-country", fn, says)
@@ -78,7 +83,7 @@ def revenue_reference(session, min_revenue):
     return session.execute(stmt).all()
 
 
-def revenue_subquery(session, min_revenue):  # alternative: WHERE on a grouped subquery, tuples of float
+def revenue_subquery(session, min_revenue):  # alternative: WHERE on a grouped subquery, plain tuples
     per_category = (
         select(Product.category_id, REVENUE.label("revenue"))
         .join(OrderItem, OrderItem.product_id == Product.id)
@@ -93,7 +98,7 @@ def revenue_subquery(session, min_revenue):  # alternative: WHERE on a grouped s
         .where(per_category.c.revenue >= min_revenue)
         .order_by(per_category.c.revenue.desc(), Category.name)
     )
-    return [(name, float(total)) for name, total in session.execute(stmt)]
+    return [(name, total) for name, total in session.execute(stmt)]
 
 
 def revenue_with_cancelled(session, min_revenue):
@@ -131,6 +136,34 @@ def revenue_summed_in_python(session, min_revenue):
     return sorted(big, key=lambda p: (-p[1], p[0]))
 
 
+def revenue_as_float(session, min_revenue):
+    return [(name, float(total)) for name, total in revenue_reference(session, min_revenue)]
+
+
+def revenue_strictly_greater(session, min_revenue):
+    stmt = (
+        select(Category.name, REVENUE)
+        .join(Category.products).join(Product.order_items).join(OrderItem.order)
+        .where(Order.status != "cancelled")
+        .group_by(Category.id, Category.name)
+        .having(REVENUE > min_revenue)
+        .order_by(REVENUE.desc(), Category.name)
+    )
+    return session.execute(stmt).all()
+
+
+def revenue_paid_and_shipped_only(session, min_revenue):  # forgets the pending orders
+    stmt = (
+        select(Category.name, REVENUE)
+        .join(Category.products).join(Product.order_items).join(OrderItem.order)
+        .where(Order.status.in_(["paid", "shipped"]))
+        .group_by(Category.id, Category.name)
+        .having(REVENUE >= min_revenue)
+        .order_by(REVENUE.desc(), Category.name)
+    )
+    return session.execute(stmt).all()
+
+
 @pytest.mark.parametrize("fn", [revenue_reference, revenue_subquery])
 def test_category_revenue_accepts(fn):
     fb = check("03-category-revenue", fn)
@@ -141,9 +174,18 @@ def test_category_revenue_accepts(fn):
     (revenue_with_cancelled, "cancelled orders"),
     (revenue_filtered_in_python, "never reached the database"),
     (revenue_summed_in_python, "no GROUP BY"),
+    (revenue_as_float, "expected Decimal"),
+    (revenue_strictly_greater, ">=, not >"),
+    (revenue_paid_and_shipped_only, "totals differ"),
 ])
+
 def test_category_revenue_rejects(fn, says):
     assert_rejected("03-category-revenue", fn, says)
+
+
+def test_category_revenue_names_the_totals_that_differ():
+    fb = check("03-category-revenue", revenue_paid_and_shipped_only)
+    assert "too low" in fb.message and "expected" in fb.message and "got" in fb.message, fb
 
 
 # -- 03-never-ordered ----------------------------------------------------------
@@ -245,8 +287,17 @@ def search_concat_in_sql(session, term):  # alternative: the wildcards added in 
     return list(session.scalars(stmt, {"term": term}))
 
 
-def search_select_contains(session, term):  # alternative: select() binds too
+def search_bindparams(session, term):  # alternative: the value attached with bindparams(), text().columns()
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id").bindparams(pattern=f"%{term}%")
+    return session.scalars(stmt.columns(Customer.id)).all()
+
+
+def search_select_contains(session, term):  # binds too, but the task asks for text()
     return session.scalars(select(Customer.id).where(Customer.email.contains(term)).order_by(Customer.id)).all()
+
+
+def search_filtered_in_python(session, term):  # no WHERE, no parameter: filters in Python
+    return [r.id for r in session.execute(text("SELECT id, email FROM customers ORDER BY id")) if term in r.email]
 
 
 def search_fstring(session, term):
@@ -263,7 +314,7 @@ def search_rows(session, term):
     return session.execute(stmt, {"pattern": f"%{term}%"}).all()
 
 
-@pytest.mark.parametrize("fn", [search_reference, search_concat_in_sql, search_select_contains])
+@pytest.mark.parametrize("fn", [search_reference, search_concat_in_sql, search_bindparams])
 def test_safe_search_accepts(fn):
     fb = check("03-safe-search", fn)
     assert fb.passed, fb
@@ -273,6 +324,8 @@ def test_safe_search_accepts(fn):
     (search_fstring, "SQL injection"),
     (search_escaped_by_hand, "part of the SQL text"),
     (search_rows, "Row objects"),
+    (search_select_contains, "about text()"),
+    (search_filtered_in_python, "did not search"),
 ])
 def test_safe_search_rejects(fn, says):
     assert_rejected("03-safe-search", fn, says)

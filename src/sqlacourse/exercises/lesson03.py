@@ -6,8 +6,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 from ..grading import Fail, Grading, LearnerError, exercise
 from ..recorder import QueryRecorder, Statement
@@ -81,6 +83,27 @@ def _as_money(value: Any) -> Decimal | None:
 # --------------------------------------------------------------------------
 # 03-customers-in-country
 # --------------------------------------------------------------------------
+def _shuffle_name_ties(engine) -> None:
+    """Make the database meet customers with the same name in descending id order.
+
+    Several customers share a name (three 'Henry Davies' in the US). SQLite reads rows in id
+    order and PostgreSQL's heap is in insertion (= id) order, so ORDER BY name alone would give
+    ties in id order by luck. An index on (country, name, id DESC) makes SQLite read ties the
+    other way round; on PostgreSQL, CLUSTER rewrites the table in that index's order.
+    """
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_check_name_ties ON customers (country, name, id DESC)")
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("CLUSTER customers USING ix_check_name_ties")
+            conn.exec_driver_sql("ANALYZE customers")
+
+
+def _order_by_clause(stmt: Statement) -> str:
+    text = stmt.one_line.upper()
+    at = text.rfind("ORDER BY")
+    return text[at:] if at >= 0 else ""
+
+
 @exercise(
     "03-customers-in-country",
     lesson=LESSON,
@@ -96,7 +119,9 @@ def _as_money(value: Any) -> Decimal | None:
 )
 def grade_customers_in_country(candidate, g: Grading) -> str:
     with g.database() as fresh:
+        _shuffle_name_ties(fresh.engine)
         with fresh.Session() as s:
+            names = dict(s.execute(select(Customer.id, Customer.name)).all())
             expected = {
                 c: s.scalars(select(Customer.id).where(Customer.country == c)
                              .order_by(Customer.name, Customer.id)).all()
@@ -111,6 +136,14 @@ def grade_customers_in_country(candidate, g: Grading) -> str:
                 raise Fail(f"{what} returned {len(got)} customers, expected the {len(want)} "
                            f"customers whose country is {country!r}.", sql=sql_listing(rec))
             if got != want:
+                by_name = [names[i] for i in got] == [names[i] for i in want]
+                if by_name:
+                    tied = next(names[a] for a, b in zip(got, want) if a != b)
+                    raise Fail(f"{what} sorted by name, but customers with the same name (such as "
+                               f"{tied!r}) are not in id order. Add the tie-break: "
+                               ".order_by(Customer.name, Customer.id). Without it the database "
+                               "returns equal names in whatever order it meets them.",
+                               f"expected ids {want}\ngot          {got}", sql=sql_listing(rec))
                 raise Fail(f"{what} returned the right customers in the wrong order: sort by "
                            "name, then by id for customers with the same name.",
                            f"expected ids {want[:8]}..., got {got[:8]}...", sql=sql_listing(rec))
@@ -122,6 +155,12 @@ def grade_customers_in_country(candidate, g: Grading) -> str:
             if not _has(stmt, "ORDER BY"):
                 raise Fail(f"{what}: the order is right, but it was not the database that "
                            "sorted: your query has no ORDER BY. Sort with .order_by(...).",
+                           sql=sql_listing(rec))
+            ties = len(want) != len({names[i] for i in want})
+            if ties and not re.search(r"\bID\b", _order_by_clause(stmt)):
+                raise Fail(f"{what}: the order is right this time, but the ORDER BY has no "
+                           "tie-break: customers with the same name came back in id order by "
+                           "luck. Sort by name, then id: .order_by(Customer.name, Customer.id).",
                            sql=sql_listing(rec))
             sql = stmt.one_line
     return f"filtered and sorted by the database, 1 statement per call: {sql}"
@@ -160,6 +199,28 @@ def _revenue_pairs(result: Any, what: str) -> list[tuple[Any, Decimal | None]]:
     return pairs
 
 
+def _round_one_category(engine) -> Decimal:
+    """Round the prices sold in the 4th-biggest category to whole units; return its revenue.
+
+    A sum of whole numbers is exact on every backend (SQLite adds floats), so that revenue can
+    be used as a threshold that must be kept: HAVING revenue >= threshold, not >.
+    """
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s:
+        ranked = _expected_revenue(s, Decimal("-1"))
+        name = ranked[min(3, len(ranked) - 1)][0]
+        products = select(Product.id).join(Category, Category.id == Product.category_id).where(Category.name == name)
+        s.execute(update(OrderItem).where(OrderItem.product_id.in_(products))
+                  .values(unit_price=func.round(OrderItem.unit_price)))
+        s.commit()
+        return dict(_expected_revenue(s, Decimal("-1")))[name]
+
+
+def _money(pairs: list[tuple[Any, Decimal | None]]) -> list[tuple[Any, str]]:
+    return [(n, str(t)) for n, t in pairs]
+
+
 @exercise(
     "03-category-revenue",
     lesson=LESSON,
@@ -171,13 +232,15 @@ def _revenue_pairs(result: Any, what: str) -> list[tuple[Any, Decimal | None]]:
         "Leave out cancelled orders with .where(Order.status != 'cancelled') (a row filter, "
         "before grouping), then .group_by(Category.id, Category.name).",
         "Keep only the big groups with .having(revenue >= min_revenue) (a group filter, after "
-        "grouping) and sort with .order_by(revenue.desc(), Category.name); run it with "
-        "session.execute(...).all().",
+        "grouping; a category whose revenue equals min_revenue stays) and sort with "
+        ".order_by(revenue.desc(), Category.name); run it with session.execute(...).all(), "
+        "which keeps the revenue a Decimal.",
     ],
 )
 def grade_category_revenue(candidate, g: Grading) -> str:
-    thresholds = (Decimal("10000"), Decimal("25000"))
     with g.database() as fresh:
+        exact = _round_one_category(fresh.engine)
+        thresholds = (Decimal("10000"), Decimal("25000"), exact)
         with fresh.Session() as s:
             expected = {t: _expected_revenue(s, t) for t in thresholds}
             everything = dict(_expected_revenue(s, Decimal("-1")))
@@ -186,20 +249,17 @@ def grade_category_revenue(candidate, g: Grading) -> str:
             what = f"category_revenue(session, Decimal({str(threshold)!r}))"
             result, rec = run_with_session(g, candidate, fresh.engine, threshold)
             got = _revenue_pairs(result, what)
+            raw = [tuple(item) for item in result]
+            floats = sorted({type(total).__name__ for _, total in raw if not isinstance(total, Decimal)})
+            if floats:
+                raise Fail(f"{what} returned the revenue as {', '.join(floats)}, expected "
+                           "Decimal: money stays exact. Return the sums as the database gives "
+                           "them (session.execute(stmt).all()), without float(...); a sum over Numeric "
+                           "columns in select() comes back as Decimal.",
+                           f"got {raw[:3]!r}...", sql=sql_listing(rec))
             if got != want:
-                inflated = any(total is not None and name in everything and total > everything[name]
-                               for name, total in got)
-                if inflated:
-                    msg = (f"{what}: the totals include cancelled orders. Leave them out with a "
-                           "WHERE on Order.status, before grouping.")
-                elif sorted(got, key=lambda p: str(p)) == sorted(want, key=lambda p: str(p)):
-                    msg = (f"{what}: the right categories in the wrong order: highest revenue "
-                           "first, then by name.")
-                else:
-                    msg = (f"{what}: expected {len(want)} categories with revenue >= "
-                           f"{threshold}, your function returned {len(got)}.")
-                raise Fail(msg, f"expected {[(n, str(t)) for n, t in want]}\n"
-                                f"got      {[(n, str(t)) for n, t in got]}",
+                raise Fail(_revenue_mismatch(what, threshold, want, got, everything),
+                           f"expected {_money(want)}\ngot      {_money(got)}",
                            sql=sql_listing(rec))
             stmt = _one_select(rec, what)
             if not _has(stmt, "GROUP BY"):
@@ -208,7 +268,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            "Python.", sql=sql_listing(rec))
             bound = any(_as_money(v) == threshold for v in _parameter_values(stmt)
                         if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool))
-            literal = re.search(rf"\b{int(threshold)}(\.0+)?\b", stmt.one_line)
+            literal = re.search(rf"(?<![\d.]){int(threshold)}(\.\d+)?(?![\d.])", stmt.one_line)
             if not (bound or literal):
                 raise Fail(f"{what}: the list is right, but min_revenue never reached the "
                            "database: the small categories were dropped in Python. Filter the "
@@ -218,6 +278,41 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            ".order_by(...) to the query.", sql=sql_listing(rec))
             sql = stmt.one_line
     return f"grouped, filtered and sorted by the database in 1 statement: {sql}"
+
+
+def _revenue_mismatch(what: str, threshold: Decimal, want, got, everything) -> str:
+    wanted = dict(want)
+    if any(total is not None and name in everything and total > everything[name]
+           for name, total in got):
+        return (f"{what}: the totals include cancelled orders. Leave them out with a WHERE on "
+                "Order.status, before grouping.")
+    if sorted(got, key=str) == sorted(want, key=str):
+        return f"{what}: the right categories in the wrong order: highest revenue first, then by name."
+    differ = [(name, wanted[name], total) for name, total in got
+              if name in wanted and total != wanted[name]]
+    if not differ:  # the categories left out entirely tell the totals too
+        differ = [(name, everything[name], total) for name, total in got
+                  if name in everything and total != everything[name]]
+    if differ:
+        listed = "; ".join(f"{n}: expected {w}, got {t}" for n, w, t in differ[:4])
+        more = f" (and {len(differ) - 4} more)" if len(differ) > 4 else ""
+        why = ""
+        if all(t is not None and w is not None and t < w for _, w, t in differ):
+            why = (" Your totals are too low: some order lines were left out. Only cancelled "
+                   "orders are excluded; pending, paid and shipped orders all count.")
+        return f"{what}: the totals differ for {len(differ)} categories: {listed}{more}.{why}"
+    missing = [name for name, _ in want if name not in dict(got)]
+    extra = [name for name, _ in got if name not in wanted]
+    if missing and all(wanted[n] == threshold for n in missing) and not extra:
+        return (f"{what} left out {', '.join(missing)}, whose revenue is exactly {threshold}: "
+                "keep the categories whose revenue is at least min_revenue (>=, not >).")
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing)}")
+    if extra:
+        parts.append(f"not expected {', '.join(map(str, extra))}")
+    return (f"{what}: expected {len(want)} categories with revenue >= {threshold}, your "
+            f"function returned {len(got)} ({'; '.join(parts) or 'see below'}).")
 
 
 # --------------------------------------------------------------------------
@@ -392,6 +487,13 @@ def grade_safe_search(candidate, g: Grading) -> str:
         sql = ""
         for term, want in cases:
             what = f"search_emails(session, {term!r})"
+            executed: list[Any] = []
+
+            def on_execute(conn, clauseelement, multiparams, params, execution_options,
+                           _seen=executed):
+                _seen.append(clauseelement)
+
+            event.listen(fresh.engine, "before_execute", on_execute)
             try:
                 result, rec = run_with_session(g, candidate, fresh.engine, term)
             except LearnerError as err:
@@ -402,6 +504,8 @@ def grade_safe_search(candidate, g: Grading) -> str:
                 raise Fail(f"{what} raised an error: the term was read as part of the SQL, so "
                            "the quote in it broke the statement. Pass the term as a bound "
                            "parameter (:pattern).", err.details) from None
+            finally:
+                event.remove(fresh.engine, "before_execute", on_execute)
             if result is None or isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
                 raise Fail(f"{what} should return a list of ids, and it returned "
                            f"{type(result).__name__}.", sql=sql_listing(rec))
@@ -430,9 +534,35 @@ def grade_safe_search(candidate, g: Grading) -> str:
                     msg = f"{what}: the right ids in the wrong order: ORDER BY id."
                 raise Fail(msg, f"expected {want[:10]}, got {got[:10]}", sql=sql_listing(rec))
             stmt = _one_select(rec, what)
+            built = sorted({type(el).__name__ for el in executed
+                            if not isinstance(el, (TextClause, TextualSelect))})
+            if built:
+                raise Fail(f"{what}: the ids are right, but the statement was built with "
+                           f"{' and '.join(built)} (select()), and this exercise is about "
+                           "text(): write the SQL yourself, text(\"SELECT id FROM customers "
+                           "WHERE email LIKE :pattern ORDER BY id\"), and pass the pattern in a "
+                           "dict.", sql=sql_listing(rec))
+            values = [v for v in _parameter_values(stmt) if isinstance(v, str)]
+            bound = any(term.lower() in v.lower() for v in values)
+            searched = _has(stmt, "WHERE") and _has(stmt, "LIKE", "ILIKE", "GLOB", "INSTR",
+                                                      "POSITION", "STRPOS")
+            if not (bound and searched):
+                missing = []
+                if not searched:
+                    missing.append("the SQL has no WHERE ... LIKE")
+                if not bound:
+                    missing.append("the term is not among the bound parameters")
+                raise Fail(f"{what}: the ids are right, but the database did not search: "
+                           f"{' and '.join(missing)}, so the customers were fetched and "
+                           "filtered in Python. Filter in SQL, WHERE email LIKE :pattern, and "
+                           "pass the pattern ('%' + term + '%') in the dict of parameters.",
+                           f"bound parameters: {_parameter_values(stmt)!r:.200}",
+                           sql=sql_listing(rec))
             if want and not _has(stmt, "ORDER BY"):
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            "ORDER BY id.", sql=sql_listing(rec))
             if term != INJECTION:
                 sql = stmt.one_line
-    return f"the term is bound, and the injection {INJECTION!r} found nothing: {sql}"
+                shown = next(v for v in values if term.lower() in v.lower())
+    return (f"the database searched with the term bound as a parameter ({shown!r}), and the "
+            f"injection {INJECTION!r} found nothing: {sql}")
