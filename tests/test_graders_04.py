@@ -236,10 +236,10 @@ def test_cart_orphans_accepts():
     (lambda: carts(relationship(back_populates="cart", cascade="save-update, delete-orphan")),
      "session.delete(cart)"),
 ], ids=["default-cascade", "all-without-delete-orphan", "nullable-fk", "delete-orphan-without-delete"])
+@pytest.mark.filterwarnings(  # the learner's mistake on purpose: 'delete-orphan' without 'delete'
+    "ignore:The 'delete-orphan' cascade option requires 'delete':sqlalchemy.exc.SAWarning")
 def test_cart_orphans_rejects(make, says):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # 'delete-orphan' without 'delete' warns
-        fb = check("04-cart-orphans", make())
+    fb = check("04-cart-orphans", make())
     assert not fb.passed and says in fb.message, fb
 
 
@@ -260,7 +260,7 @@ def tag_from_the_tag_side(session, product_id, tag_name):  # alternative: the ot
     session.commit()
 
 
-def tag_core_insert(session, product_id, tag_name):  # alternative: a Core INSERT into the link
+def tag_core_insert(session, product_id, tag_name):  # wrong: bypasses the relationship
     tag_id = session.scalar(select(Tag.id).where(Tag.name == tag_name))
     exists = session.scalar(select(product_tags.c.tag_id).where(
         product_tags.c.product_id == product_id, product_tags.c.tag_id == tag_id))
@@ -289,7 +289,24 @@ def tag_no_commit(session, product_id, tag_name):
     session.flush()
 
 
-@pytest.mark.parametrize("fn", [tag_append, tag_from_the_tag_side, tag_core_insert])
+def tag_core_insert_via_connection(session, product_id, tag_name):  # wrong: the same, lower down
+    tag_id = session.scalar(select(Tag.id).where(Tag.name == tag_name))
+    if tag_id not in session.scalars(select(product_tags.c.tag_id).where(
+            product_tags.c.product_id == product_id)).all():
+        session.connection().execute(product_tags.insert(), {"product_id": product_id, "tag_id": tag_id})
+    session.commit()
+
+
+def tag_with_set_and_autoflush(session, product_id, tag_name):  # alternative: a query autoflushes
+    tag = session.scalars(select(Tag).where(Tag.name == tag_name)).one()
+    product = session.scalars(select(Product).where(Product.id == product_id)).one()
+    if tag_name not in {t.name for t in product.tags}:
+        product.tags.append(tag)
+    session.scalars(select(Tag.id).join(Tag.products).where(Product.id == product_id)).all()
+    session.commit()
+
+
+@pytest.mark.parametrize("fn", [tag_append, tag_from_the_tag_side, tag_with_set_and_autoflush])
 def test_tag_product_accepts(fn):
     fb = check("04-tag-product", fn)
     assert fb.passed, fb
@@ -299,6 +316,8 @@ def test_tag_product_accepts(fn):
     (tag_replace, "lost tags"),
     (tag_no_check, "already had the tag"),
     (tag_no_commit, "never committed"),
+    (tag_core_insert, "outside the ORM's flush"),
+    (tag_core_insert_via_connection, "append the tag to product.tags"),
 ])
 def test_tag_product_rejects(fn, says):
     fb = check("04-tag-product", fn)
@@ -344,6 +363,26 @@ def delete_orders_without_lines(session, customer_id):
     session.commit()
 
 
+def delete_core_forgetting_profile(session, customer_id):
+    order_ids = select(Order.id).where(Order.customer_id == customer_id)
+    session.execute(delete(OrderItem).where(OrderItem.order_id.in_(order_ids)))
+    session.execute(delete(Order).where(Order.customer_id == customer_id))
+    session.execute(delete(Review).where(Review.customer_id == customer_id))
+    session.execute(delete(Customer).where(Customer.id == customer_id))
+    session.commit()
+
+
+def delete_orm_children_core_parent(session, customer_id):  # the profile cascade never runs
+    customer = session.get(Customer, customer_id)
+    for order in customer.orders:
+        session.delete(order)
+    for review in customer.reviews:
+        session.delete(review)
+    session.flush()
+    session.execute(delete(Customer).where(Customer.id == customer_id))
+    session.commit()
+
+
 def delete_too_much(session, customer_id):
     session.execute(delete(OrderItem))
     session.execute(delete(Order).where(Order.customer_id == customer_id))
@@ -372,7 +411,9 @@ def test_delete_customer_accepts(fn):
 @pytest.mark.parametrize("fn, says", [
     (delete_parent_only, "UPDATE orders SET customer_id=NULL"),
     (delete_core_parent_only, "DELETE FROM customers"),
-    (delete_orders_without_lines, "DELETE FROM orders"),
+    (delete_orders_without_lines, "rows of order_items still refer to the rows of orders"),
+    (delete_core_forgetting_profile, "rows of customer_profiles still refer to the rows of customers"),
+    (delete_orm_children_core_parent, "customer_profiles before customers"),
     (delete_too_much, "order_items"),
     (delete_no_commit, "session.commit()"),
 ])

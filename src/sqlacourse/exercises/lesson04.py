@@ -3,7 +3,7 @@ judge the SQL that the flush writes."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipDirection, Session
 
@@ -92,6 +92,36 @@ def _run_recorded(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, Learner
     return rec, error
 
 
+def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str]]:
+    """Like _run_recorded; also lists the statements sent outside any flush (the learner's own
+    session.execute(...) / connection.execute(...)), as opposed to those the unit of work wrote."""
+    error = None
+    in_flush = [False]
+    outside: list[str] = []
+
+    def before_flush(session, flush_context, instances):
+        in_flush[0] = True
+
+    def after_flush(session, flush_context):
+        in_flush[0] = False
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if not in_flush[0]:
+            outside.append(" ".join(statement.split()))
+
+    with Session(engine) as session, record_queries(engine) as rec:
+        event.listen(session, "before_flush", before_flush)
+        event.listen(session, "after_flush", after_flush)
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            g.call(fn, session, *args)
+        except LearnerError as exc:
+            error = exc
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+    return rec, error, outside
+
+
 def _flush_recorded(engine, session: Session) -> tuple[QueryRecorder, IntegrityError | None]:
     with record_queries(engine) as rec:
         try:
@@ -100,6 +130,13 @@ def _flush_recorded(engine, session: Session) -> tuple[QueryRecorder, IntegrityE
             session.rollback()
             return rec, exc
     return rec, None
+
+
+def _writes_text(statement: str, table: str) -> bool:
+    """Whether one SQL statement INSERTs, UPDATEs or DELETEs rows of ``table``."""
+    words = statement.lower().replace('"', "").split()
+    return (len(words) > 2 and words[0] in ("insert", "delete") and words[2] == table) or \
+        (len(words) > 1 and words[0] == "update" and words[1] == table)
 
 
 def _writes(rec: QueryRecorder, kind: str, table: str) -> list:
@@ -383,9 +420,15 @@ def tag_product(candidate, g: Grading) -> str:
             other_before = _tags_of(fresh.engine, other_pid)
             existing = sorted(other_before)[0]
 
-        rec, err = _run_recorded(g, candidate, fresh.engine, pid, new_tag)
+        rec, err, outside = _run_marking_flushes(g, candidate, fresh.engine, pid, new_tag)
         if err is not None:
             raise err
+        by_hand = [s for s in outside if _writes_text(s, "product_tags")]
+        if by_hand:
+            raise Fail("Your code wrote to product_tags itself "
+                       f"({' '.join(by_hand[0].split()[:3])} ...), outside the ORM's flush. This "
+                       "exercise practises the relationship: append the tag to product.tags and "
+                       "let the flush write the INSERT.", sql=sql_listing(rec))
         after = _tags_of(fresh.engine, pid)
         deletes = _writes(rec, "DELETE", "product_tags")
         if deletes or not before <= after:
@@ -431,6 +474,18 @@ def _customer_footprint(engine, customer_id: int) -> dict[str, int]:
         }
 
 
+def _still_referring(rec: QueryRecorder, table: str, mine: dict[str, int]) -> list[str]:
+    """The child tables of ``table`` (foreign keys to it) where the customer had rows and that the
+    learner's code sent no DELETE to before the refused statement (the last one)."""
+    children = sorted({t.name for t in Customer.metadata.sorted_tables
+                       for fk in t.foreign_keys if fk.column.table.name == table})
+    children = [c for c in children if mine.get(c, 1)]
+    earlier = rec.statements[:-1]
+    missing = [c for c in children if not any(_writes_text(s.one_line, c) and
+                                              s.kind == "DELETE" for s in earlier)]
+    return missing or children
+
+
 def _totals(engine) -> dict[str, int]:
     with Session(engine) as s:
         return {m.__tablename__: s.scalar(select(func.count()).select_from(m))
@@ -473,11 +528,14 @@ def delete_customer(candidate, g: Grading) -> str:
                            "delete cascade on those relationships): the ORM detaches them. "
                            "Delete them first.", _error_only(err), sql=sql_listing(rec))
             if "IntegrityError" in err.message and words[:2] == ["DELETE", "FROM"]:
-                table = last.split()[2] if len(words) > 2 else "a table"
-                raise Fail(f"The database refused DELETE FROM {table}: other rows still refer to "
-                           f"the rows of {table}. A Core delete() runs no ORM cascade, so delete "
-                           "the children first (order_items before orders, orders and reviews "
-                           "before the customer).", _error_only(err), sql=sql_listing(rec))
+                table = last.split()[2].strip('"').lower() if len(words) > 2 else "a table"
+                still = _still_referring(rec, table, mine)
+                refs = (", ".join(still[:-1]) + " and " + still[-1]) if len(still) > 1 else \
+                    (still[0] if still else "other tables")
+                raise Fail(f"The database refused DELETE FROM {table}: rows of {refs} still refer "
+                           f"to the rows of {table}. A Core delete() runs no ORM cascade, so delete "
+                           f"those children first ({refs} before {table}).",
+                           _error_only(err), sql=sql_listing(rec))
             raise err
         left = _customer_footprint(fresh.engine, cid)
         after = _totals(fresh.engine)
