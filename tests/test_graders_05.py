@@ -53,7 +53,25 @@ def customers_unsorted(session):
     return session.scalars(select(Customer).order_by(Customer.id.desc()).options(selectinload(Customer.orders))).all()
 
 
-@pytest.mark.parametrize("fn", [customers_selectin, customers_joined])
+def customers_selectin_two_keys(session):  # alternative: the ORDER BY ends with the id
+    stmt = select(Customer).order_by(Customer.created_at, Customer.id).options(selectinload(Customer.orders))
+    return session.scalars(stmt).all()
+
+
+def customers_no_order_by(session):  # id order only by accident (SQLite's storage order)
+    return session.scalars(select(Customer).options(selectinload(Customer.orders))).all()
+
+
+def customers_by_created_at(session):  # same order in this data, but not sorted by id
+    return session.scalars(select(Customer).order_by(Customer.created_at)
+                           .options(selectinload(Customer.orders))).all()
+
+
+def customers_subquery(session):  # legacy loader the lesson says not to use
+    return session.scalars(select(Customer).order_by(Customer.id).options(subqueryload(Customer.orders))).all()
+
+
+@pytest.mark.parametrize("fn", [customers_selectin, customers_joined, customers_selectin_two_keys])
 def test_customers_orders_accepts(fn):
     fb = check("05-customers-orders", fn)
     assert fb.passed, fb
@@ -65,6 +83,9 @@ def test_customers_orders_accepts(fn):
     (customers_joined_no_unique, "needs .unique() before .all()"),
     (customers_inner_join, "customers without orders"),
     (customers_unsorted, "not sorted"),
+    (customers_no_order_by, "your query has no ORDER BY"),
+    (customers_by_created_at, "your ORDER BY does not sort by id"),
+    (customers_subquery, "subqueryload is legacy; use selectinload"),
 ])
 def test_customers_orders_rejects(fn, says):
     fb = check("05-customers-orders", fn)
@@ -104,6 +125,23 @@ def lines_wrong_customer(session, customer_id):
     return session.scalars(_orders_of(customer_id + 1).options(opt)).all()
 
 
+def lines_python_filter(session, customer_id):  # loads all 600 orders, filters in Python
+    opt = selectinload(Order.items).joinedload(OrderItem.product)
+    orders = session.scalars(select(Order).order_by(Order.id).options(opt))
+    return [o for o in orders if o.customer_id == customer_id]
+
+
+def lines_python_filter_selectin(session, customer_id):  # same, 5 statements
+    opt = selectinload(Order.items).selectinload(OrderItem.product)
+    orders = session.scalars(select(Order).order_by(Order.id).options(opt)).all()
+    return [o for o in orders if o.customer_id == customer_id]
+
+
+def lines_no_order_by(session, customer_id):
+    opt = selectinload(Order.items).joinedload(OrderItem.product)
+    return session.scalars(select(Order).where(Order.customer_id == customer_id).options(opt)).all()
+
+
 @pytest.mark.parametrize("fn", [lines_selectin_joined, lines_all_selectin, lines_all_joined])
 def test_order_lines_accepts(fn):
     fb = check("05-order-lines", fn)
@@ -114,6 +152,9 @@ def test_order_lines_accepts(fn):
     (lines_items_only, "item.product was loaded lazily"),
     (lines_lazy, "order.items was loaded lazily"),
     (lines_wrong_customer, "Expected the"),
+    (lines_python_filter, "first SELECT has no WHERE: it loaded all 600 orders"),
+    (lines_python_filter_selectin, "first SELECT has no WHERE"),
+    (lines_no_order_by, "your query has no ORDER BY"),
 ])
 def test_order_lines_rejects(fn, says):
     fb = check("05-order-lines", fn)
@@ -203,6 +244,11 @@ def strict_loads_customer_too(session, status):
     return session.scalars(_by_status(status).options(*opts)).all()
 
 
+def strict_python_filter(session, status):  # all 600 orders, two selectin batches of 500 keys
+    stmt = select(Order).order_by(Order.id).options(selectinload(Order.items), raiseload("*"))
+    return [o for o in session.scalars(stmt) if o.status == status]
+
+
 @pytest.mark.parametrize("fn", [strict_selectin, strict_joined_explicit, strict_sql_only])
 def test_raiseload_accepts(fn):
     fb = check("05-raiseload", fn)
@@ -214,6 +260,7 @@ def test_raiseload_accepts(fn):
     (strict_only_customer, "item.product sent a lazy SELECT"),
     (strict_items_not_loaded, "Reading order.items raised"),
     (strict_loads_customer_too, "order.customer was loaded"),
+    (strict_python_filter, "first SELECT has no WHERE: it loaded all 600 orders"),
 ])
 def test_raiseload_rejects(fn, says):
     fb = check("05-raiseload", fn)
@@ -258,6 +305,18 @@ def cancelled_no_filter(session):
     return session.scalars(stmt).unique().all()
 
 
+def cancelled_no_unique(session):
+    stmt = (select(Customer).join(Customer.orders).where(Order.status == "cancelled")
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return session.scalars(stmt).all()
+
+
+def cancelled_no_unique_returns_result(session):  # the grader's .all() raises
+    stmt = (select(Customer).join(Customer.orders).where(Order.status == "cancelled")
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return session.scalars(stmt)
+
+
 @pytest.mark.parametrize("fn", [cancelled_contains_eager, cancelled_explicit_on])
 def test_contains_eager_accepts(fn):
     fb = check("05-contains-eager", fn)
@@ -269,6 +328,8 @@ def test_contains_eager_accepts(fn):
     (cancelled_selectin, "a second SELECT"),
     (cancelled_subquery, "a second SELECT"),
     (cancelled_no_filter, "Expected the"),
+    (cancelled_no_unique, "contains_eager(Customer.orders) fills the collection from your JOIN"),
+    (cancelled_no_unique_returns_result, "needs .unique() before .all()"),
 ])
 def test_contains_eager_rejects(fn, says):
     fb = check("05-contains-eager", fn)

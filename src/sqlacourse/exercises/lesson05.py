@@ -25,6 +25,7 @@ from ._common import sql_listing
 LESSON = "05-loading"
 
 _JOIN_ORDERS = re.compile(r"\bJOIN\s+ORDERS\b")
+_ORDER_BY_ID = re.compile(r"\bORDER BY\b.*\bID\b")
 
 
 @contextlib.contextmanager
@@ -33,22 +34,29 @@ def _recorded(engine) -> Iterator[tuple[Session, QueryRecorder]]:
         yield session, rec
 
 
-def _call(g: Grading, fn: Any, *args: Any) -> Any:
-    """``g.call``, with a plain explanation for the classic joinedload mistake."""
+_UNIQUE_WHY = {
+    "joinedload": "a joinedload of a collection returns one row per child",
+    "contains_eager": ("contains_eager(Customer.orders) fills the collection from your JOIN, which "
+                       "returns one row per order (a joined eager load of a collection)"),
+}
+
+
+def _call(g: Grading, fn: Any, *args: Any, loader: str = "joinedload") -> Any:
+    """``g.call``, with a plain explanation for the classic missing ``.unique()``."""
     try:
         return g.call(fn, *args)
     except LearnerError as exc:
         if "unique() method must be invoked" in exc.details:
-            raise Fail("Your code raised InvalidRequestError: a joinedload of a collection returns "
-                       "one row per child, so the result needs .unique() before .all() "
-                       "(session.scalars(stmt).unique().all()).", exc.details) from None
+            raise Fail(f"Your code raised InvalidRequestError: {_UNIQUE_WHY[loader]}, so the result "
+                       "needs .unique() before .all() (session.scalars(stmt).unique().all()).",
+                       exc.details) from None
         raise
 
 
-def _objects(g: Grading, result: Any, cls: type, what: str) -> list[Any]:
+def _objects(g: Grading, result: Any, cls: type, what: str, loader: str = "joinedload") -> list[Any]:
     """The candidate's result as a list of ``cls`` instances, or a plain Fail."""
     if hasattr(result, "all") and callable(result.all) and not isinstance(result, (list, tuple)):
-        result = _call(g, result.all)
+        result = _call(g, result.all, loader=loader)
     if result is None or isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
         raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), "
                    f"and it returned {type(result).__name__}.")
@@ -64,6 +72,34 @@ def _objects(g: Grading, result: Any, cls: type, what: str) -> list[Any]:
 
 def _unloaded(obj: Any, attr: str) -> bool:
     return attr in inspect(obj).unloaded
+
+
+def _first_select(rec: QueryRecorder) -> str:
+    return rec.selects[0].one_line.upper() if rec.selects else ""
+
+
+def _require_order_by(rec: QueryRecorder, what: str, fix: str) -> None:
+    """The rows came back in id order: make sure the database was asked to sort them."""
+    first = _first_select(rec)
+    if _ORDER_BY_ID.search(first):
+        return
+    why = ("your query has no ORDER BY" if "ORDER BY" not in first else
+           "your ORDER BY does not sort by id")
+    raise Fail(f"The {what} came back in id order, but {why}, so that order is an accident: "
+               "unless told to sort, a database returns rows in whatever order it finds them "
+               "(SQLite here happens to find them in the order they were stored; no database "
+               f"promises that). Let the database sort: {fix}.",
+               sql=sql_listing(rec))
+
+
+def _require_where(rec: QueryRecorder, total: int, what: str, fix: str) -> None:
+    """The candidate's first SELECT must filter: no loading everything and filtering in Python."""
+    first = _first_select(rec)
+    if first and "WHERE" not in first:
+        extra = (f" Your other {rec.count - 1} statement{'s' if rec.count > 2 else ''} loaded "
+                 f"relationships for all {total} orders too." if rec.count > 1 else "")
+        raise Fail(f"Your first SELECT has no WHERE: it loaded all {total} orders and your code kept "
+                   f"{what} in Python.{extra} Let the database filter: {fix}.", sql=sql_listing(rec))
 
 
 # --------------------------------------------------------------------------
@@ -112,13 +148,24 @@ def grade_customers_orders(candidate, g: Grading) -> str:
     if got_ids != customer_ids:
         raise Fail("The customers are all there but not sorted by id: add .order_by(Customer.id).",
                    sql=sql)
+    _require_order_by(rec, "customers", "select(Customer).order_by(Customer.id)")
     wrong = [cid for cid in customer_ids if got[cid] != expected[cid]]
     if wrong:
         cid = wrong[0]
         raise Fail(f"customer.orders is wrong for {len(wrong)} customers, e.g. customer {cid}: "
                    f"expected orders {expected[cid]}, got {got[cid]}.", sql=sql)
-    how = ("1 statement with a JOIN (joinedload)" if rec.count == 1 else
-           f"{rec.count} statements (the orders in one SELECT ... IN)")
+    second = rec.selects[1].one_line.upper() if len(rec.selects) > 1 else ""
+    if second and " IN (" not in second and "FROM (SELECT" in second:
+        raise Fail("The result is right, but the orders came from subqueryload: its second SELECT "
+                   "repeats your whole customers query as a subquery (FROM (SELECT ...) AS anon_1). "
+                   "subqueryload is legacy; use selectinload(Customer.orders), which sends only "
+                   "the customer ids: SELECT ... WHERE orders.customer_id IN (...).", sql=sql)
+    if rec.count == 1:
+        how = "1 statement with a JOIN (joinedload)"
+    elif " IN (" in second:
+        how = f"{rec.count} statements (the orders in one SELECT ... IN)"
+    else:
+        how = f"{rec.count} statements (the orders in one second SELECT)"
     return f"{len(customer_ids)} customers and their orders in {how}, no N+1."
 
 
@@ -145,6 +192,7 @@ def grade_order_lines(candidate, g: Grading) -> str:
             ).scalar_one()
             order_ids = list(s.scalars(select(Order.id).where(Order.customer_id == customer_id)
                                        .order_by(Order.id)))
+            total = s.scalar(select(func.count()).select_from(Order))
             expected: dict[int, list[tuple[int, int, str]]] = {oid: [] for oid in order_ids}
             for oid, pid, qty, sku in s.execute(
                 select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, Product.sku)
@@ -155,6 +203,8 @@ def grade_order_lines(candidate, g: Grading) -> str:
         with _recorded(fresh.engine) as (session, rec):
             orders = _objects(g, _call(g, candidate, session, customer_id), Order,
                               f"the orders of customer {customer_id}")
+            _require_where(rec, total, f"those of customer {customer_id}",
+                           ".where(Order.customer_id == customer_id) in the query")
             lazy_items = sum(_unloaded(o, "items") for o in orders)
             items = [i for o in orders if not _unloaded(o, "items") for i in o.items]
             lazy_products = sum(_unloaded(i, "product") for i in items)
@@ -176,6 +226,7 @@ def grade_order_lines(candidate, g: Grading) -> str:
         raise Fail(f"Expected the {len(order_ids)} orders of customer {customer_id} sorted by id "
                    f"({order_ids[:5]}...), got {got_ids[:5]}{'...' if len(got_ids) > 5 else ''} "
                    f"({len(got_ids)} orders).", sql=sql)
+    _require_order_by(rec, f"orders of customer {customer_id}", "add .order_by(Order.id) to the query")
     wrong = [oid for oid in order_ids if got[oid] != expected[oid]]
     if wrong:
         raise Fail(f"The items of order {wrong[0]} are wrong: expected {expected[wrong[0]]}, "
@@ -259,13 +310,16 @@ def grade_raiseload(candidate, g: Grading) -> str:
             order_ids = list(s.scalars(select(Order.id).where(Order.status == status).order_by(Order.id)))
             n_items = s.scalar(select(func.count()).select_from(OrderItem).join(OrderItem.order)
                                .where(Order.status == status))
+            total = s.scalar(select(func.count()).select_from(Order))
         with _recorded(fresh.engine) as (session, rec):
             orders = _objects(g, _call(g, candidate, session, status), Order, f"the {status} orders")
+            _require_where(rec, total, f"the {status} ones", ".where(Order.status == status) in the query")
             got_ids = [o.id for o in orders]
             if got_ids != order_ids:
                 raise Fail(f"Expected the {len(order_ids)} {status} orders sorted by id, got "
                            f"{len(got_ids)} orders{' (not sorted)' if sorted(got_ids) == order_ids else ''}.",
                            sql=sql_listing(rec))
+            _require_order_by(rec, f"{status} orders", "add .order_by(Order.id) to the query")
             try:
                 got_items = sum(len(o.items) for o in orders)
             except InvalidRequestError:
@@ -328,8 +382,8 @@ def grade_contains_eager(candidate, g: Grading) -> str:
                                       .where(Order.status == "cancelled").order_by(Order.id)):
                 expected.setdefault(cid, []).append(oid)
         with _recorded(fresh.engine) as (session, rec):
-            customers = _objects(g, _call(g, candidate, session), Customer,
-                                 "the customers with a cancelled order")
+            customers = _objects(g, _call(g, candidate, session, loader="contains_eager"), Customer,
+                                 "the customers with a cancelled order", loader="contains_eager")
             lazy = sum(_unloaded(c, "orders") for c in customers)
             got = {c.id: sorted(o.id for o in c.orders) for c in customers}
             statuses = {o.status for c in customers for o in c.orders}
@@ -353,6 +407,7 @@ def grade_contains_eager(candidate, g: Grading) -> str:
     if got_ids != want_ids:
         raise Fail("Each customer once, sorted by id, expected: add .order_by(Customer.id) "
                    "(and .unique() on the result).", sql=sql)
+    _require_order_by(rec, "customers", "add .order_by(Customer.id) to the query")
     if statuses != {"cancelled"}:
         raise Fail("customer.orders holds all of the customer's orders, not only the cancelled ones "
                    f"(statuses seen: {', '.join(sorted(statuses))}): the collection must come from "
