@@ -102,14 +102,6 @@ def stub_source(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
-def solution_lines(source: str) -> str:
-    """The source with solution markers and STUB lines removed (what a solved cell runs)."""
-    return "\n".join(
-        line for line in source.split("\n")
-        if line.strip() not in (BEGIN, END) and not line.strip().startswith("# STUB:")
-    )
-
-
 def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     nb = nbformat.from_dict(copy.deepcopy(solution))
     nb.metadata = nbformat.from_dict(METADATA)

@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -260,12 +260,6 @@ class Grading:
         self.in_candidate = 0
         self.expired = False
 
-    @property
-    def remaining(self) -> float:
-        if self._deadline_at is None:
-            return self.timeout
-        return max(0.05, self._deadline_at - time.monotonic())
-
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call learner code; its exceptions become a ``LearnerError`` with a trimmed traceback."""
         if self.expired:
@@ -281,10 +275,6 @@ class Grading:
             self._learner_error(exc)
         finally:
             self.in_candidate -= 1
-
-    @property
-    def deadline(self) -> float | None:
-        return self._deadline_at
 
     def learner_error(self, exc: Exception) -> None:
         """Raise the feedback for an exception the learner's code raised (for graders
@@ -388,7 +378,3 @@ def grade(exercise_id: str, candidate: Any, *, timeout: float | None = None) -> 
                       "".join(traceback.format_exception_only(type(exc), exc)).strip())
     _record(fb)
     return fb
-
-
-def feedback_dicts(feedbacks: list[Feedback]) -> list[dict[str, Any]]:
-    return [asdict(f) for f in feedbacks]
