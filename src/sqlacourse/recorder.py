@@ -46,6 +46,17 @@ class Statement:
     def one_line(self) -> str:
         return _WS.sub(" ", self.sql).strip()
 
+    def has(self, *keywords: str) -> bool:
+        """Whether any of the SQL keywords (``"ORDER BY"``, ``"WHERE"`` ...) occurs as whole words."""
+        text = self.one_line.upper()
+        return any(re.search(r"\b" + k.upper().replace(" ", r"\s+") + r"\b", text) for k in keywords)
+
+    def clause(self, keyword: str) -> str:
+        """The statement from the last ``keyword`` on, upper-cased ('' without it)."""
+        text = self.one_line.upper()
+        at = text.rfind(keyword.upper())
+        return text[at:] if at >= 0 else ""
+
     def __str__(self) -> str:
         return self.one_line
 

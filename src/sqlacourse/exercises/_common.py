@@ -3,29 +3,54 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
-from ..grading import Fail, Grading
+from ..grading import Fail, Grading, LearnerError
 from ..recorder import QueryRecorder, record_queries
+
+
+@contextmanager
+def recorded_session(engine) -> Iterator[tuple[Session, QueryRecorder]]:
+    """A new Session over ``engine`` and the recorder of the SQL sent inside the block."""
+    with Session(engine) as session, record_queries(engine) as rec:
+        yield session, rec
+
+
+def run_recorded(
+    g: Grading, fn: Any, engine, *args: Any, **kwargs: Any
+) -> tuple[Any, QueryRecorder, LearnerError | None]:
+    """Call ``fn(session, *args)`` on a new Session over ``engine``, recording its SQL, and
+    return ``(result, recorder, error)``: the learner's exception is kept, not raised, so a
+    grader can judge the SQL sent before it.
+
+    Lazy results (a ScalarResult, a generator) are consumed inside the
+    session, so the SQL they cause counts.
+    """
+    result, error = None, None
+    with recorded_session(engine) as (session, rec):
+        try:
+            result = g.call(fn, session, *args, **kwargs)
+            if hasattr(result, "all") and callable(result.all) and not isinstance(result, (list, tuple)):
+                result = g.call(result.all)
+            elif inspect.isgenerator(result):
+                result = g.call(list, result)
+        except LearnerError as exc:
+            error = exc
+    return result, rec, error
 
 
 def run_with_session(
     g: Grading, fn: Any, engine, *args: Any, **kwargs: Any
 ) -> tuple[Any, QueryRecorder]:
-    """Call ``fn(session, *args)`` on a new Session over ``engine``, recording its SQL.
-
-    Lazy results (a ScalarResult, a generator) are consumed inside the
-    session, so the SQL they cause counts.
-    """
-    with Session(engine) as session, record_queries(engine) as rec:
-        result = g.call(fn, session, *args, **kwargs)
-        if hasattr(result, "all") and callable(result.all) and not isinstance(result, (list, tuple)):
-            result = g.call(result.all)
-        elif inspect.isgenerator(result):
-            result = g.call(list, result)
+    """Like ``run_recorded``, but the learner's exception is raised as feedback."""
+    result, rec, error = run_recorded(g, fn, engine, *args, **kwargs)
+    if error is not None:
+        raise error
     return result, rec
 
 

@@ -54,11 +54,6 @@ def _one_select(rec: QueryRecorder, what: str) -> Statement:
     return rec.selects[0]
 
 
-def _has(stmt: Statement, *keywords: str) -> bool:
-    text = stmt.one_line.upper()
-    return any(re.search(r"\b" + k.replace(" ", r"\s+") + r"\b", text) for k in keywords)
-
-
 def _parameter_values(stmt: Statement) -> list[Any]:
     params = stmt.parameters
     batches = params if stmt.executemany else [params]
@@ -96,12 +91,6 @@ def _shuffle_name_ties(engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("CLUSTER customers USING ix_check_name_ties")
             conn.exec_driver_sql("ANALYZE customers")
-
-
-def _order_by_clause(stmt: Statement) -> str:
-    text = stmt.one_line.upper()
-    at = text.rfind("ORDER BY")
-    return text[at:] if at >= 0 else ""
 
 
 @exercise(
@@ -148,16 +137,16 @@ def grade_customers_in_country(candidate, g: Grading) -> str:
                            "name, then by id for customers with the same name.",
                            f"expected ids {want[:8]}..., got {got[:8]}...", sql=sql_listing(rec))
             stmt = _one_select(rec, what)
-            if not _has(stmt, "WHERE"):
+            if not stmt.has("WHERE"):
                 raise Fail(f"{what}: the list is right, but the database did not filter: your "
                            "query has no WHERE, so every customer was fetched and filtered in "
                            "Python.", sql=sql_listing(rec))
-            if not _has(stmt, "ORDER BY"):
+            if not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the order is right, but it was not the database that "
                            "sorted: your query has no ORDER BY. Sort with .order_by(...).",
                            sql=sql_listing(rec))
             ties = len(want) != len({names[i] for i in want})
-            if ties and not re.search(r"\bID\b", _order_by_clause(stmt)):
+            if ties and not re.search(r"\bID\b", stmt.clause("ORDER BY")):
                 raise Fail(f"{what}: the order is right this time, but the ORDER BY has no "
                            "tie-break: customers with the same name came back in id order by "
                            "luck. Sort by name, then id: .order_by(Customer.name, Customer.id).",
@@ -262,7 +251,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            f"expected {_money(want)}\ngot      {_money(got)}",
                            sql=sql_listing(rec))
             stmt = _one_select(rec, what)
-            if not _has(stmt, "GROUP BY"):
+            if not stmt.has("GROUP BY"):
                 raise Fail(f"{what}: the numbers are right, but the database did not add them "
                            "up: your query has no GROUP BY, so the order lines were summed in "
                            "Python.", sql=sql_listing(rec))
@@ -273,7 +262,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                 raise Fail(f"{what}: the list is right, but min_revenue never reached the "
                            "database: the small categories were dropped in Python. Filter the "
                            "groups in SQL with .having(...).", sql=sql_listing(rec))
-            if not _has(stmt, "ORDER BY"):
+            if not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            ".order_by(...) to the query.", sql=sql_listing(rec))
             sql = stmt.one_line
@@ -354,11 +343,11 @@ def grade_never_ordered(candidate, g: Grading) -> str:
         raise Fail(f"{what}: the right customers in the wrong order: sort by id.",
                    sql=sql_listing(rec))
     stmt = _one_select(rec, what)
-    if not _has(stmt, "ORDER BY"):
+    if not stmt.has("ORDER BY"):
         raise Fail(f"{what}: the order is right, but the database did not sort: add "
                    ".order_by(Customer.id).", sql=sql_listing(rec))
-    how = "NOT EXISTS" if _has(stmt, "EXISTS") else "an outer join" if _has(stmt, "OUTER JOIN", "LEFT JOIN") \
-        else "NOT IN" if _has(stmt, "NOT IN") else "one query"
+    how = "NOT EXISTS" if stmt.has("EXISTS") else "an outer join" if stmt.has("OUTER JOIN", "LEFT JOIN") \
+        else "NOT IN" if stmt.has("NOT IN") else "one query"
     return f"{len(want)} customers found with {how}, in 1 statement: {stmt.one_line}"
 
 
@@ -420,15 +409,15 @@ def grade_page_after(candidate, g: Grading) -> str:
                 raise Fail(f"{what} returned ids {got}, expected {want}.{hint}",
                            sql=sql_listing(rec))
             stmt = _one_select(rec, what)
-            if not _has(stmt, "LIMIT", "FETCH FIRST", "FETCH NEXT", "TOP"):
+            if not stmt.has("LIMIT", "FETCH FIRST", "FETCH NEXT", "TOP"):
                 raise Fail(f"{what}: the page is right, but the database did not cut it: the "
                            "query has no LIMIT, so all following rows were fetched and cut in "
                            "Python. Use .limit(size).", sql=sql_listing(rec))
-            if not _has(stmt, "ORDER BY"):
+            if not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the query has no ORDER BY. Without it the database may "
                            "return the rows in any order, and pages overlap or skip rows.",
                            sql=sql_listing(rec))
-            if last_id is not None and not _has(stmt, "WHERE"):
+            if last_id is not None and not stmt.has("WHERE"):
                 raise Fail(f"{what}: the query has no WHERE: keyset pagination filters on the "
                            "last id seen (WHERE id > :last_id).", sql=sql_listing(rec))
             if last_id is not None:
@@ -544,7 +533,7 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "dict.", sql=sql_listing(rec))
             values = [v for v in _parameter_values(stmt) if isinstance(v, str)]
             bound = any(term.lower() in v.lower() for v in values)
-            searched = _has(stmt, "WHERE") and _has(stmt, "LIKE", "ILIKE", "GLOB", "INSTR",
+            searched = stmt.has("WHERE") and stmt.has("LIKE", "ILIKE", "GLOB", "INSTR",
                                                       "POSITION", "STRPOS")
             if not (bound and searched):
                 missing = []
@@ -558,7 +547,7 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "pass the pattern ('%' + term + '%') in the dict of parameters.",
                            f"bound parameters: {_parameter_values(stmt)!r:.200}",
                            sql=sql_listing(rec))
-            if want and not _has(stmt, "ORDER BY"):
+            if want and not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            "ORDER BY id.", sql=sql_listing(rec))
             if term != INJECTION:

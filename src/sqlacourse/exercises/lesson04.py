@@ -10,7 +10,7 @@ from sqlalchemy.orm import RelationshipDirection, Session
 from ..grading import Fail, Grading, LearnerError, exercise
 from ..recorder import QueryRecorder, record_queries
 from ..shop import Customer, CustomerProfile, Order, OrderItem, Product, Review, Tag
-from ._common import copy_tables, expect_mapped_class, sql_listing
+from ._common import copy_tables, expect_mapped_class, run_recorded, sql_listing
 
 LESSON = "04-relationships"
 
@@ -81,19 +81,8 @@ def _error_only(err: LearnerError) -> str:
     return "\n".join(line for line in lines[start:] if not line.startswith("(Background on"))
 
 
-def _run_recorded(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None]:
-    """Call ``fn(session, *args)``; keep the recorded SQL even when the learner's code raises."""
-    error = None
-    with Session(engine) as session, record_queries(engine) as rec:
-        try:
-            g.call(fn, session, *args)
-        except LearnerError as exc:
-            error = exc
-    return rec, error
-
-
 def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str]]:
-    """Like _run_recorded; also lists the statements sent outside any flush (the learner's own
+    """Like _common.run_recorded; also lists the statements sent outside any flush (the learner's own
     session.execute(...) / connection.execute(...)), as opposed to those the unit of work wrote."""
     error = None
     in_flush = [False]
@@ -445,7 +434,7 @@ def tag_product(candidate, g: Grading) -> str:
                        sql=sql_listing(rec))
         inserted = _writes(rec, "INSERT", "product_tags")
 
-        rec2, err = _run_recorded(g, candidate, fresh.engine, other_pid, existing)
+        _, rec2, err = run_recorded(g, candidate, fresh.engine, other_pid, existing)
         if err is not None:
             if "IntegrityError" in err.message:
                 raise Fail(f"Product {other_pid} already had the tag {existing!r}: appending it "
@@ -516,7 +505,7 @@ def delete_customer(candidate, g: Grading) -> str:
         mine = _customer_footprint(fresh.engine, cid)
         before = _totals(fresh.engine)
 
-        rec, err = _run_recorded(g, candidate, fresh.engine, cid)
+        _, rec, err = run_recorded(g, candidate, fresh.engine, cid)
         if err is not None:
             last = rec.statements[-1].one_line if rec.statements else ""
             words = last.upper().split()

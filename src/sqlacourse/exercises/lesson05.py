@@ -8,30 +8,21 @@ task promised, still recording: a lazy load shows up as extra statements.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import InvalidRequestError
-from sqlalchemy.orm import Session
 
 from ..grading import Fail, Grading, LearnerError, exercise
-from ..recorder import QueryRecorder, record_queries
+from ..recorder import QueryRecorder
 from ..shop import Customer, Order, OrderItem, Product
-from ._common import sql_listing
+from ._common import recorded_session, sql_listing
 
 LESSON = "05-loading"
 
 _JOIN_ORDERS = re.compile(r"\bJOIN\s+ORDERS\b")
 _ORDER_BY_ID = re.compile(r"\bORDER BY\b.*\bID\b")
-
-
-@contextlib.contextmanager
-def _recorded(engine) -> Iterator[tuple[Session, QueryRecorder]]:
-    with Session(engine) as session, record_queries(engine) as rec:
-        yield session, rec
 
 
 _UNIQUE_WHY = {
@@ -123,7 +114,7 @@ def grade_customers_orders(candidate, g: Grading) -> str:
             expected: dict[int, list[int]] = {cid: [] for cid in customer_ids}
             for cid, oid in s.execute(select(Order.customer_id, Order.id).order_by(Order.id)):
                 expected[cid].append(oid)
-        with _recorded(fresh.engine) as (session, rec):
+        with recorded_session(fresh.engine) as (session, rec):
             customers = _objects(g, _call(g, candidate, session), Customer, "all customers")
             lazy = sum(_unloaded(c, "orders") for c in customers)
             got = {c.id: sorted(o.id for o in c.orders) for c in customers}
@@ -200,7 +191,7 @@ def grade_order_lines(candidate, g: Grading) -> str:
                 .where(Order.customer_id == customer_id).order_by(OrderItem.order_id, OrderItem.product_id)
             ):
                 expected[oid].append((pid, qty, sku))
-        with _recorded(fresh.engine) as (session, rec):
+        with recorded_session(fresh.engine) as (session, rec):
             orders = _objects(g, _call(g, candidate, session, customer_id), Order,
                               f"the orders of customer {customer_id}")
             _require_where(rec, total, f"those of customer {customer_id}",
@@ -257,7 +248,7 @@ def grade_order_customer(candidate, g: Grading) -> str:
     with g.database() as fresh:
         with fresh.Session() as s:
             expected_customer = s.scalar(select(Order.customer_id).where(Order.id == ORDER_ID))
-        with _recorded(fresh.engine) as (session, rec):
+        with recorded_session(fresh.engine) as (session, rec):
             order = _call(g, candidate, session, ORDER_ID)
             if hasattr(order, "one") and callable(order.one) and not isinstance(order, Order):
                 order = _call(g, order.one)
@@ -311,7 +302,7 @@ def grade_raiseload(candidate, g: Grading) -> str:
             n_items = s.scalar(select(func.count()).select_from(OrderItem).join(OrderItem.order)
                                .where(Order.status == status))
             total = s.scalar(select(func.count()).select_from(Order))
-        with _recorded(fresh.engine) as (session, rec):
+        with recorded_session(fresh.engine) as (session, rec):
             orders = _objects(g, _call(g, candidate, session, status), Order, f"the {status} orders")
             _require_where(rec, total, f"the {status} ones", ".where(Order.status == status) in the query")
             got_ids = [o.id for o in orders]
@@ -381,7 +372,7 @@ def grade_contains_eager(candidate, g: Grading) -> str:
             for cid, oid in s.execute(select(Order.customer_id, Order.id)
                                       .where(Order.status == "cancelled").order_by(Order.id)):
                 expected.setdefault(cid, []).append(oid)
-        with _recorded(fresh.engine) as (session, rec):
+        with recorded_session(fresh.engine) as (session, rec):
             customers = _objects(g, _call(g, candidate, session, loader="contains_eager"), Customer,
                                  "the customers with a cancelled order", loader="contains_eager")
             lazy = sum(_unloaded(c, "orders") for c in customers)
