@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from sqlacourse import check, hint, progress, setup
-from sqlacourse.grading import REGISTRY, Fail, exercise, load_all
+from sqlacourse.registry import REGISTRY, Fail, exercise, load_all
 from sqlacourse.shop import Customer
 
 load_all()

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from sqlacourse import authoring as a
-from sqlacourse.grading import exercises_for
+from sqlacourse.registry import exercises_for
 from sqlacourse.submission import run_notebook
 
 SOLUTIONS = a.notebooks(a.SOLUTIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sqlacourse import authoring as a
-from sqlacourse.grading import load_all
+from sqlacourse.registry import load_all
 
 SOLUTIONS = a.notebooks(a.SOLUTIONS)
 

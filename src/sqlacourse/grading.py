@@ -1,9 +1,7 @@
-"""Graded exercises: the registry, the safe runner, and the feedback.
+"""Grading one answer: the safe runner and the feedback.
 
-An exercise is a grader function registered with ``@exercise``.  It receives
-the learner's candidate and a ``Grading`` helper, and either returns a short
-"why it passed" sentence or raises ``Fail`` with what was expected and what
-the code did.  ``grade()`` runs it so that nothing escapes: the learner's
+The exercises and their graders are registered in ``registry.py``.
+``grade()`` runs a grader so that nothing escapes: the learner's
 exceptions become feedback (traceback trimmed to their own cells), a run past
 the time limit is stopped, and a wrong kind of candidate gets a plain
 sentence.  Each grading works on a fresh database of its own, so a learner's
@@ -27,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .registry import Exercise, Fail, load_all
 
 DEFAULT_TIMEOUT = float(os.environ.get("SQLACOURSE_CHECK_TIMEOUT", "10"))
 REPORT_ENV = "SQLACOURSE_GRADE_REPORT"
@@ -83,69 +83,9 @@ class Feedback:
         return "".join(parts)
 
 
-class Fail(Exception):
-    """Raised by a grader: the candidate does not meet the exercise."""
-
-    def __init__(self, message: str, details: str = "", sql: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-        self.sql = list(sql or [])
-
-
 class CandidateTimeout(BaseException):
     """The learner's code ran past the time limit (a BaseException, so that
     ``except Exception`` in learner code cannot swallow it)."""
-
-
-# --------------------------------------------------------------------------
-# Registry
-# --------------------------------------------------------------------------
-@dataclass
-class Exercise:
-    id: str
-    lesson: str
-    title: str
-    hints: list[str]
-    grader: Callable[[Any, Grading], str]
-    expects: str = "function"  # "function", "class" or "any"
-    timeout: float | None = None
-
-
-REGISTRY: dict[str, Exercise] = {}
-
-
-def exercise(
-    id: str,
-    *,
-    lesson: str,
-    title: str,
-    hints: list[str],
-    expects: str = "function",
-    timeout: float | None = None,
-) -> Callable[[Callable[[Any, Grading], str]], Callable[[Any, Grading], str]]:
-    """Register a grader for exercise ``id`` (decorator)."""
-
-    def register(fn: Callable[[Any, Grading], str]) -> Callable[[Any, Grading], str]:
-        if id in REGISTRY:
-            raise ValueError(f"exercise {id!r} is registered twice")
-        if not hints:
-            raise ValueError(f"exercise {id!r} has no hints")
-        REGISTRY[id] = Exercise(id, lesson, title, list(hints), fn, expects, timeout)
-        return fn
-
-    return register
-
-
-def load_all() -> dict[str, Exercise]:
-    """Import every lesson's graders and return the registry."""
-    from . import exercises  # noqa: F401  (importing registers them)
-
-    return REGISTRY
-
-
-def exercises_for(lesson: str) -> list[Exercise]:
-    return [ex for ex in load_all().values() if ex.lesson == lesson]
 
 
 # --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import progress_store as progress
-from .grading import load_all
+from .registry import load_all
 
 _shown: dict[str, int] = {}
 

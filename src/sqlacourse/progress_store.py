@@ -70,7 +70,7 @@ def record_hint(exercise_id: str, shown: int) -> None:
 
 def table(show_path: bool = True, lesson: str | None = None) -> str:
     """Done and not-done exercises per lesson, as text."""
-    from .grading import load_all
+    from .registry import load_all
 
     data = load()
     lessons: dict[str, list[str]] = {}

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .grading import REPORT_ENV, exercises_for
+from .grading import REPORT_ENV
+from .registry import exercises_for
 
 
 class NotebookNotRun(Exception):

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import InvalidRequestError
 
-from ..grading import Fail, Grading, LearnerError, exercise
+from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder
+from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem, Product
 from ._common import recorded_session, sql_listing
 

@@ -12,8 +12,9 @@ from sqlalchemy import DateTime, Float, Integer, Numeric, String, Text, inspect,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from ..grading import Fail, Grading, exercise
+from ..grading import Grading
 from ..recorder import record_queries
+from ..registry import Fail, exercise
 from ._common import copy_tables, create_sql, expect_mapped_class
 
 LESSON = "01-models"

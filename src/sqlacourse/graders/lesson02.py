@@ -17,8 +17,9 @@ from sqlalchemy.exc import InvalidRequestError, MultipleResultsFound, NoResultFo
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import DetachedInstanceError
 
-from ..grading import Fail, Grading, exercise
+from ..grading import Grading
 from ..recorder import record_queries
+from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, Review
 from ._common import sql_listing
 

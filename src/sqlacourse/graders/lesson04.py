@@ -7,8 +7,9 @@ from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipDirection, Session
 
-from ..grading import Fail, Grading, LearnerError, exercise
+from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, record_queries
+from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, OrderItem, Product, Review, Tag
 from ._common import copy_tables, expect_mapped_class, run_recorded, sql_listing
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ..grading import Fail, Grading, exercise
+from ..grading import Grading
+from ..registry import Fail, exercise
 from ..shop import Customer
 from ._common import run_with_session, sql_listing
 

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-from ..grading import Fail, Grading, LearnerError, exercise
+from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, Statement
+from ..registry import Fail, exercise
 from ..shop import Category, Customer, CustomerProfile, Order, OrderItem, Product
 from ._common import run_with_session, sql_listing
 

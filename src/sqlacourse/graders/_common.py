@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
-from ..grading import Fail, Grading, LearnerError
+from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, record_queries
+from ..registry import Fail
 
 
 @contextmanager
