@@ -7,10 +7,13 @@
     python3 course.py outputs     re-execute lessons and solutions and store their outputs
     python3 course.py exercises   regenerate exercises/ from solutions/
     python3 course.py setup       only create or update the environment
+    python3 course.py lock        remake requirements.lock and environment.yml from pyproject.toml
 
 "Set up" means: create .venv (the course's own virtual environment) when it
-is missing, install the course and its pinned dependencies when they changed in
-pyproject.toml, and register the Jupyter kernel "sqlacourse".
+is missing, install exactly the packages locked in requirements.lock (with uv,
+itself installed from the package index; with pip if uv cannot be had) when the
+lock changed, install the course package, and register the Jupyter kernel
+"sqlacourse".
 """
 
 from __future__ import annotations
@@ -46,18 +49,71 @@ def need(cmd: list[str], what: str) -> None:
         sys.exit(f"[course] {what} failed (command: {' '.join(map(str, cmd))})")
 
 
-def _stamp() -> str:
-    """What the installed environment depends on: the project's requirements and this Python."""
+LOCK = ROOT / "requirements.lock"
+ENV_YML = ROOT / "environment.yml"
+UV = "uv==0.13.9"  # the installer; pip with the same lock when uv cannot be had
+LOCK_PYTHON = "3.11"  # the oldest Python the course supports; the lock covers newer ones too
+
+
+def requirements_digest() -> str:
+    """What the lock is made from: pyproject.toml's requirements."""
     import json
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = {k: project.get(k) for k in ("dependencies", "optional-dependencies", "requires-python")}
-    text = json.dumps(wanted, sort_keys=True) + sys.version
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
+
+
+def _stamp() -> str:
+    """What the installed environment depends on: the lock file and this Python."""
+    text = LOCK.read_text(encoding="utf-8") + sys.version
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _uv() -> Path | None:
+    """uv in the course's environment, installed from the package index on first use."""
+    uv = BIN / ("uv.exe" if os.name == "nt" else "uv")
+    if uv.exists():
+        return uv
+    if run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", UV],
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0 and uv.exists():
+        return uv
+    say(f"{UV} could not be installed: installing with pip instead (slower)")
+    return None
+
+
+def _install() -> None:
+    """Install exactly the locked packages (checked against their hashes), then the course."""
+    uv = None if os.environ.get("SQLACOURSE_INSTALLER") == "pip" else _uv()
+    if uv is not None:
+        base = [uv, "pip", "install", "--quiet", "--python", PY]
+    else:
+        base = [PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    need(base + ["--require-hashes", "-r", LOCK], "installing the locked dependencies")
+    need(base + ["--no-deps", "--editable", "."], "installing the course package")
+
+
+def _register_kernel() -> None:
+    """The Jupyter kernel "SQLAlchemy Patterns" inside the environment: the kernel.json
+    that `ipykernel install --sys-prefix` writes, without starting a Python for it."""
+    import json
+
+    kernel = VENV / "share" / "jupyter" / "kernels" / KERNEL
+    kernel.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [str(PY), "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "SQLAlchemy Patterns",
+        "language": "python",
+        "metadata": {"debugger": True},
+        "kernel_protocol_version": "5.5",
+    }
+    (kernel / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+
+
 def bootstrap() -> None:
+    if not LOCK.exists():
+        sys.exit(f"[course] {LOCK.name} is missing: make it with `python3 course.py lock`")
     if not PY.exists():
         say(f"creating the course environment in {VENV.relative_to(ROOT)} ...")
         if run([sys.executable, "-m", "venv", VENV]) != 0:
@@ -65,13 +121,58 @@ def bootstrap() -> None:
             sys.exit("[course] could not create a virtual environment. On Debian/Ubuntu "
                      "install it with: apt install python3-venv")
     if not STAMP.exists() or STAMP.read_text() != _stamp():
-        say("installing the course and its pinned dependencies (first time: about a minute) ...")
-        need([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "--editable", ".[test]"], "installing the dependencies")
-        need([PY, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
-              "--display-name", "SQLAlchemy Patterns"], "registering the Jupyter kernel")
+        t0 = time.monotonic()
+        say(f"installing the course and the packages locked in {LOCK.name} ...")
+        _install()
+        _register_kernel()
         _quiet_jupyterlab()
         STAMP.write_text(_stamp())
+        say(f"environment ready ({time.monotonic() - t0:.0f} s)")
+
+
+def locked_pins(lock_text: str) -> list[str]:
+    """``name==version`` (with its environment marker, if any) for each package of a lock."""
+    return [line.rstrip(" \\") for line in lock_text.splitlines()
+            if line and not line[0].isspace() and not line.startswith("#")]
+
+
+def environment_yml(lock_text: str) -> str:
+    lines = [
+        "# conda / Binder: the packages of requirements.lock, same versions.",
+        "# Generated by `python3 course.py lock`: do not edit (tests/test_environment.py checks it).",
+        "name: sqlacourse",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        "  - python=3.12",
+        "  - pip",
+        "  - pip:",
+    ]
+    lines += [f"      - {pin}" for pin in locked_pins(lock_text)]
+    lines.append("      - --editable .")
+    return "\n".join(lines) + "\n"
+
+
+def lock() -> int:
+    """Remake requirements.lock (every package, with hashes) and environment.yml from pyproject.toml."""
+    if not PY.exists() and run([sys.executable, "-m", "venv", VENV]) != 0:
+        sys.exit("[course] could not create a virtual environment for uv")
+    uv = _uv()
+    if uv is None:
+        sys.exit(f"[course] `lock` needs uv ({UV}) from the package index")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lock.txt"
+        need([uv, "pip", "compile", "--quiet", "pyproject.toml", "--extra", "test", "--universal",
+              "--generate-hashes", "--python-version", LOCK_PYTHON, "--no-header",
+              "--no-annotate", "-o", out], "resolving the dependencies")
+        body = out.read_text(encoding="utf-8")
+    LOCK.write_text(
+        "# Every package the course installs, with its hashes. Made by `python3 course.py lock`\n"
+        "# from pyproject.toml: do not edit. `course.py setup` installs it with uv (or pip).\n"
+        f"# requirements-digest: {requirements_digest()}\n" + body, encoding="utf-8")
+    ENV_YML.write_text(environment_yml(body), encoding="utf-8")
+    say(f"wrote {LOCK.name} ({len(locked_pins(body))} packages) and {ENV_YML.name}")
+    return 0
 
 
 def _quiet_jupyterlab() -> None:
@@ -100,7 +201,7 @@ def lab(extra: list[str]) -> int:
 def check() -> int:
     t0 = time.monotonic()
     steps = [
-        ("lint", [PY, "-m", "ruff", "check", "src", "tests", "notebooks", "solutions", "exercises", "course.py", "conftest.py"]),
+        ("lint", [PY, "-m", "ruff", "check", "src", "tests", "notebooks", "solutions", "exercises", "course.py", "conftest.py", "benchmarks"]),
         ("exercise sync, hygiene, environment files",
          [PY, "-m", "pytest", "-q", "tests/test_sync.py", "tests/test_hygiene.py", "tests/test_environment.py"]),
     ]
@@ -162,9 +263,11 @@ def main(argv: list[str]) -> int:
     if command in ("help", "-h", "--help"):
         print(__doc__)
         return 0
-    if command not in {"lab", "test", "check", "outputs", "exercises", "setup"}:
+    if command not in {"lab", "test", "check", "outputs", "exercises", "setup", "lock"}:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
+    if command == "lock":
+        return lock()
     bootstrap()
     if command == "lab":
         return lab(argv[1:])
