@@ -71,21 +71,43 @@ def _stamp() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _uv_home() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "sqlacourse" / UV.replace("==", "-")
+
+
 def _uv() -> Path | None:
-    """uv in the course's environment, installed from the package index on first use."""
-    uv = BIN / ("uv.exe" if os.name == "nt" else "uv")
-    if uv.exists():
-        return uv
-    if run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", UV],
-           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0 and uv.exists():
-        return uv
+    """uv, installed from the package index on first use: into a per-user bootstrap folder
+    by this Python's pip, or else into the course's environment; None if it cannot be had."""
+    exe = "uv.exe" if os.name == "nt" else "uv"
+    home = _uv_home()
+    for candidate in (home / "bin" / exe, BIN / exe):
+        if candidate.exists():
+            return candidate
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if run([sys.executable, *pip, "--target", home, UV], **quiet) == 0 and (home / "bin" / exe).exists():
+        return home / "bin" / exe
+    shutil.rmtree(home, ignore_errors=True)
+    if not PY.exists():
+        _make_venv(None)
+    if run([PY, *pip, UV], **quiet) == 0 and (BIN / exe).exists():
+        return BIN / exe
     say(f"{UV} could not be installed: installing with pip instead (slower)")
     return None
 
 
-def _install() -> None:
+def _make_venv(uv: Path | None) -> None:
+    say(f"creating the course environment in {VENV.relative_to(ROOT)} ...")
+    made = uv is not None and run([uv, "venv", "--quiet", "--seed", "--python", sys.executable, VENV]) == 0
+    if not made and run([sys.executable, "-m", "venv", VENV]) != 0:
+        shutil.rmtree(VENV, ignore_errors=True)
+        sys.exit("[course] could not create a virtual environment. On Debian/Ubuntu "
+                 "install it with: apt install python3-venv")
+
+
+def _install(uv: Path | None) -> None:
     """Install exactly the locked packages (checked against their hashes), then the course."""
-    uv = None if os.environ.get("SQLACOURSE_INSTALLER") == "pip" else _uv()
     if uv is not None:
         base = [uv, "pip", "install", "--quiet", "--python", PY]
     else:
@@ -114,20 +136,18 @@ def _register_kernel() -> None:
 def bootstrap() -> None:
     if not LOCK.exists():
         sys.exit(f"[course] {LOCK.name} is missing: make it with `python3 course.py lock`")
+    if PY.exists() and STAMP.exists() and STAMP.read_text() == _stamp():
+        return
+    t0 = time.monotonic()
+    uv = None if os.environ.get("SQLACOURSE_INSTALLER") == "pip" else _uv()
     if not PY.exists():
-        say(f"creating the course environment in {VENV.relative_to(ROOT)} ...")
-        if run([sys.executable, "-m", "venv", VENV]) != 0:
-            shutil.rmtree(VENV, ignore_errors=True)
-            sys.exit("[course] could not create a virtual environment. On Debian/Ubuntu "
-                     "install it with: apt install python3-venv")
-    if not STAMP.exists() or STAMP.read_text() != _stamp():
-        t0 = time.monotonic()
-        say(f"installing the course and the packages locked in {LOCK.name} ...")
-        _install()
-        _register_kernel()
-        _quiet_jupyterlab()
-        STAMP.write_text(_stamp())
-        say(f"environment ready ({time.monotonic() - t0:.0f} s)")
+        _make_venv(uv)
+    say(f"installing the course and the packages locked in {LOCK.name} ...")
+    _install(uv)
+    _register_kernel()
+    _quiet_jupyterlab()
+    STAMP.write_text(_stamp())
+    say(f"environment ready ({time.monotonic() - t0:.0f} s)")
 
 
 def locked_pins(lock_text: str) -> list[str]:
@@ -155,8 +175,6 @@ def environment_yml(lock_text: str) -> str:
 
 def lock() -> int:
     """Remake requirements.lock (every package, with hashes) and environment.yml from pyproject.toml."""
-    if not PY.exists() and run([sys.executable, "-m", "venv", VENV]) != 0:
-        sys.exit("[course] could not create a virtual environment for uv")
     uv = _uv()
     if uv is None:
         sys.exit(f"[course] `lock` needs uv ({UV}) from the package index")

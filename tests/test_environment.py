@@ -90,7 +90,7 @@ def test_the_installed_environment_is_exactly_the_lock():
         pytest.fail(f"run the tests with the course's own Python (.venv), not {sys.executable}")
     locked = _locked(default_environment())
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    extra = set(installed) - set(locked) - {"pip", "uv", "setuptools", "sqlacourse"}
+    extra = set(installed) - set(locked) - {"pip", "uv", "setuptools", "wheel", "sqlacourse"}
     assert not extra, f"installed but not locked: {sorted(extra)}"
     missing = set(locked) - set(installed)
     assert not missing, f"locked but not installed: {sorted(missing)}"
