@@ -43,3 +43,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name.startswith("test_graders_"):
             item.add_marker(pytest.mark.both_backends)
+
+
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture see whether its test failed (the browser test keeps a screenshot then).
+    if call.when == "call":
+        item.rep_call_failed = call.excinfo is not None
