@@ -8,6 +8,13 @@
     python3 course.py exercises   regenerate exercises/ from solutions/
     python3 course.py setup       only create or update the environment
     python3 course.py lock        remake requirements.lock and environment.yml from pyproject.toml
+    python3 course.py progress    your done and not-done exercises per lesson
+    python3 course.py grade PATH.ipynb [--json]
+                                  run an exercise notebook in a fresh kernel and grade it
+
+Any other arguments go through: to JupyterLab for "lab" (for example
+python3 course.py lab --no-browser --port 8889), to pytest for "test"
+(besides --skip-browser, which skips the browser phase).
 
 "Set up" means: create .venv (the course's own virtual environment) when it
 is missing, install exactly the packages locked in requirements.lock (with uv,
@@ -306,7 +313,7 @@ def main(argv: list[str]) -> int:
     if command in ("help", "-h", "--help"):
         print(__doc__)
         return 0
-    if command not in {"lab", "test", "check", "outputs", "exercises", "setup", "lock"}:
+    if command not in {"lab", "test", "check", "outputs", "exercises", "setup", "lock", "progress", "grade"}:
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
     if command == "lock":
@@ -320,6 +327,9 @@ def main(argv: list[str]) -> int:
         return check()
     if command in ("outputs", "exercises"):
         return run([PY, "-m", "sqlacourse", command, *argv[1:]])
+    if command in ("progress", "grade"):
+        # From the caller's folder, so that a relative notebook path means what it says.
+        return subprocess.call([str(PY), "-m", "sqlacourse", command, *argv[1:]])
     return 0
 
 

@@ -250,9 +250,16 @@ class SoftDelete:
         return self.deleted_at is not None
 
 
-class SoftDeleteOtherZone(SoftDelete):  # alternative: any aware zone
+class SoftDeleteOtherZone(SoftDelete):  # aware, but not UTC: SQLite would drop the offset
     def soft_delete(self):
         self.deleted_at = dt.datetime.now(dt.timezone(dt.timedelta(hours=2)))
+
+
+class SoftDeleteZoneInfoUTC(SoftDelete):  # alternative: another spelling of UTC
+    def soft_delete(self):
+        from zoneinfo import ZoneInfo
+
+        self.deleted_at = dt.datetime.now(ZoneInfo("UTC"))
 
 
 class SoftDeleteNaive(SoftDelete):
@@ -274,7 +281,7 @@ class SoftDeleteNoProperty:
         self.deleted_at = dt.datetime.now(dt.timezone.utc)
 
 
-@pytest.mark.parametrize("mixin", [SoftDelete, SoftDeleteOtherZone])
+@pytest.mark.parametrize("mixin", [SoftDelete, SoftDeleteZoneInfoUTC])
 def test_soft_delete_accepts(mixin):
     fb = check("01-soft-delete", mixin)
     assert fb.passed, fb
@@ -282,6 +289,7 @@ def test_soft_delete_accepts(mixin):
 
 @pytest.mark.parametrize("mixin, says", [
     (SoftDeleteNaive, "aware"),
+    (SoftDeleteOtherZone, "the time in UTC"),
     (SoftDeleteReallyDeletes, "deleted the row"),
     (SoftDeleteNoProperty, "is_deleted"),
 ])

@@ -61,6 +61,29 @@ def add_naive_now(Session, email, name, country):
         return customer.id
 
 
+def add_aware_paris(Session, email, name, country):  # aware, but not UTC: SQLite drops the offset
+    paris = dt.timezone(dt.timedelta(hours=2))
+    with Session.begin() as session:
+        customer = Customer(email=email, name=name, country=country,
+                            created_at=dt.datetime.now(paris),
+                            profile=CustomerProfile(newsletter=True))
+        session.add(customer)
+        session.flush()
+        return customer.id
+
+
+def add_zoneinfo_utc(Session, email, name, country):  # alternative: another spelling of UTC
+    from zoneinfo import ZoneInfo
+
+    with Session.begin() as session:
+        customer = Customer(email=email, name=name, country=country,
+                            created_at=dt.datetime.now().astimezone(ZoneInfo("UTC")),
+                            profile=CustomerProfile(newsletter=True))
+        session.add(customer)
+        session.flush()
+        return customer.id
+
+
 def add_flush_only(Session, email, name, country):
     with Session() as session:
         customer = Customer(email=email, name=name, country=country, created_at=now(),
@@ -96,7 +119,8 @@ def add_without_profile(Session, email, name, country):
         return customer.id
 
 
-@pytest.mark.parametrize("fn", [add_reference, add_commit_then_read, add_foreign_key])
+@pytest.mark.parametrize("fn", [add_reference, add_commit_then_read, add_foreign_key,
+                                add_zoneinfo_utc])
 def test_add_customer_accepts(fn):
     fb = check("02-add-customer", fn)
     assert fb.passed, fb
@@ -109,6 +133,7 @@ def test_add_customer_accepts(fn):
     (add_without_profile, "without a profile"),
     (add_commit_in_begin, "don't call commit() inside"),
     (add_naive_now, "naive datetime"),
+    (add_aware_paris, "not in UTC (offset +02:00)"),
 ])
 def test_add_customer_rejects(fn, says):
     fb = check("02-add-customer", fn)

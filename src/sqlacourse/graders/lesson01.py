@@ -401,9 +401,14 @@ def soft_delete(candidate, g: Grading) -> str:
                 raise Fail(f"A new row should have is_deleted == False, it is {row.is_deleted!r}.")
             g.call(row.soft_delete)
             stamp = row.deleted_at
-            if not isinstance(stamp, dt.datetime) or stamp.tzinfo is None:
+            if not isinstance(stamp, dt.datetime) or stamp.utcoffset() is None:
                 raise Fail(f"soft_delete() should set deleted_at to an aware datetime, it set "
                            f"{stamp!r}.", "datetime.now(timezone.utc)")
+            if stamp.utcoffset() != dt.timedelta(0):
+                raise Fail(f"soft_delete() should set deleted_at to the time in UTC, it set "
+                           f"{stamp.isoformat()} (another zone). On SQLite the offset is "
+                           "dropped, so the row would be stored with the wrong time.",
+                           "datetime.now(timezone.utc)")
             with record_queries(fresh.engine) as rec:
                 s.commit()
             if rec.of_kind("DELETE"):

@@ -68,6 +68,14 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
+def _offset(delta: dt.timedelta) -> str:
+    """``+02:00`` / ``-05:30`` for a UTC offset."""
+    minutes = int(delta.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -160,8 +168,16 @@ def grade_add_customer(candidate, g: Grading) -> str:
         raise Fail(
             "created_at was a naive datetime (no time zone), e.g. dt.datetime.now() or "
             "dt.datetime.utcnow(). The column is DateTime(timezone=True): store an aware UTC "
-            "time, dt.datetime.now(dt.timezone.utc). A naive time is ambiguous: PostgreSQL reads "
-            "it in the server's time zone.")
+            "time, dt.datetime.now(dt.timezone.utc). Neither database refuses a naive time, and it "
+            "is ambiguous: SQLite stores it as it is, PostgreSQL reads it in the connection's time "
+            "zone.")
+    offsets = {v.utcoffset() for v in created if isinstance(v, dt.datetime)} - {dt.timedelta(0)}
+    if offsets:
+        raise Fail(
+            f"created_at was an aware datetime, but not in UTC (offset {_offset(min(offsets))}). "
+            "Convert it before storing: dt.datetime.now(dt.timezone.utc), or "
+            "value.astimezone(dt.timezone.utc). On SQLite the offset is dropped: 12:00+02:00 "
+            "would be stored, and read back, as 12:00.")
     if abs(_aware(dt.datetime.now(dt.timezone.utc)) - created_at) > dt.timedelta(hours=26):
         raise Fail("created_at should be the current time (datetime.now(timezone.utc)); it was "
                    f"{created_at.date().isoformat()}.")
