@@ -319,6 +319,12 @@ def search_backslashes_no_escape_clause(session, term):  # right on PostgreSQL o
     return session.scalars(stmt, {"pattern": f"%{_backslashed(term)}%"}).all()
 
 
+def search_slash_no_escape_clause(session, term):  # escaped with '/', which nothing declares
+    escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")
+    return session.scalars(stmt, {"pattern": f"%{escaped}%"}).all()
+
+
 def search_select_contains(session, term):  # binds and escapes too, but the task asks for text()
     stmt = select(Customer.id).where(Customer.email.contains(term, autoescape=True)).order_by(Customer.id)
     return session.scalars(stmt).all()
@@ -357,6 +363,7 @@ def test_safe_search_accepts(fn):
     (search_unescaped, "read as LIKE wildcards"),
     (search_escape_clause_only, "read as LIKE wildcards"),
     (search_backslashes_no_escape_clause, "no ESCAPE clause"),
+    (search_slash_no_escape_clause, "escaped with '/', but the SQL has no ESCAPE clause"),
 ])
 def test_safe_search_rejects(fn, says):
     assert_rejected("03-safe-search", fn, says)

@@ -549,12 +549,13 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "WHERE email LIKE :pattern ORDER BY id\"), and pass the pattern in a "
                            "dict.", sql=sql_listing(rec))
             if term in WILDCARDS:
-                if _backslashes_without_escape(rec):   # right only where '\\' is the default
+                escape = _escape_without_escape_clause(rec)   # right only where it is the default
+                if escape:
                     raise Fail(f"{what}: the ids are right here, but the term is escaped with "
-                               "backslashes and the SQL has no ESCAPE clause. PostgreSQL's "
+                               f"'{escape}' and the SQL has no ESCAPE clause. PostgreSQL's "
                                "default escape character is the backslash, SQLite has none "
-                               "(there the same search finds nothing): write "
-                               "LIKE :pattern ESCAPE '\\'.", sql=sql_listing(rec))
+                               "(there the same search finds nothing): name it, "
+                               f"LIKE :pattern ESCAPE '{escape}'.", sql=sql_listing(rec))
                 continue   # right ids, bound; the plain terms have checked the rest
             values = [v for v in _parameter_values(stmt) if isinstance(v, str)]
             bound = any(term.lower() in v.lower() for v in values)
@@ -583,11 +584,17 @@ def grade_safe_search(candidate, g: Grading) -> str:
             f"literally: {sql}")
 
 
-def _backslashes_without_escape(rec: QueryRecorder) -> bool:
-    """A term escaped with backslashes in a LIKE that names no escape character."""
-    escaped = any(isinstance(v, str) and ("\\_" in v or "\\%" in v)
-                  for st in rec.statements for v in _parameter_values(st))
-    return escaped and not any(st.has("ESCAPE") for st in rec.statements)
+def _escape_without_escape_clause(rec: QueryRecorder) -> str | None:
+    """The character the term was escaped with, if the LIKE names no escape character."""
+    if any(st.has("ESCAPE") for st in rec.statements):
+        return None
+    for st in rec.statements:
+        for value in _parameter_values(st):
+            if isinstance(value, str):
+                found = re.search(r"([^\w\s%])[_%]", value)
+                if found:
+                    return found.group(1)
+    return None
 
 
 def _wildcard_message(what: str, term: str, got: list[int], want: list[int],
@@ -601,9 +608,11 @@ def _wildcard_message(what: str, term: str, got: list[int], want: list[int],
                 "stops injection, not wildcards). Escape them in the term, escape character "
                 "first (term.replace('/', '//').replace('%', '/%').replace('_', '/_')), and "
                 "name the escape character in the SQL: LIKE :pattern ESCAPE '/'.")
-    if _backslashes_without_escape(rec):
-        return (msg + " The term is escaped with backslashes, but the SQL has no ESCAPE clause: "
-                "SQLite has no default escape character (PostgreSQL uses the backslash). "
-                "Write LIKE :pattern ESCAPE '\\'.")
+    escape = _escape_without_escape_clause(rec)
+    if escape:
+        return (msg + f" The term is escaped with '{escape}', but the SQL has no ESCAPE clause, so "
+                f"'{escape}' is an ordinary character there (SQLite has no default escape "
+                "character; PostgreSQL's is the backslash). Name it: "
+                f"LIKE :pattern ESCAPE '{escape}'.")
     return (msg + " A '%' or '_' in the term must match itself: escape it (and the escape "
             "character) in the term, and name the escape character with ESCAPE.")
