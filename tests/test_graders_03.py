@@ -278,22 +278,56 @@ def test_page_after_rejects(fn, says):
 
 # -- 03-safe-search ------------------------------------------------------------
 def search_reference(session, term):
+    escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ESCAPE '/' ORDER BY id")
+    return session.scalars(stmt, {"pattern": f"%{escaped}%"}).all()
+
+
+def _backslashed(term):
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_concat_in_sql(session, term):  # alternative: the wildcards added in SQL, escape '!'
+    escaped = term.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    stmt = text("SELECT id FROM customers WHERE email LIKE '%' || :term || '%' ESCAPE '!' ORDER BY id")
+    return list(session.scalars(stmt, {"term": escaped}))
+
+
+def search_bindparams(session, term):  # alternative: bindparams(), text().columns(), backslash escape
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ESCAPE '\\' ORDER BY id")
+    stmt = stmt.bindparams(pattern=f"%{_backslashed(term)}%")
+    return session.scalars(stmt.columns(Customer.id)).all()
+
+
+def search_position(session, term):  # alternative: no LIKE, so no wildcards at all
+    find = "instr(email, :term)" if session.bind.dialect.name == "sqlite" else "strpos(email, :term)"
+    return session.scalars(text(f"SELECT id FROM customers WHERE {find} > 0 ORDER BY id"), {"term": term}).all()
+
+
+def search_unescaped(session, term):  # bound, but '%' and '_' stay wildcards
     stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")
     return session.scalars(stmt, {"pattern": f"%{term}%"}).all()
 
 
-def search_concat_in_sql(session, term):  # alternative: the wildcards added in SQL
-    stmt = text("SELECT id FROM customers WHERE email LIKE '%' || :term || '%' ORDER BY id")
-    return list(session.scalars(stmt, {"term": term}))
+def search_escape_clause_only(session, term):  # ESCAPE written, the term not escaped
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ESCAPE '/' ORDER BY id")
+    return session.scalars(stmt, {"pattern": f"%{term}%"}).all()
 
 
-def search_bindparams(session, term):  # alternative: the value attached with bindparams(), text().columns()
-    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id").bindparams(pattern=f"%{term}%")
-    return session.scalars(stmt.columns(Customer.id)).all()
+def search_backslashes_no_escape_clause(session, term):  # right on PostgreSQL only
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")
+    return session.scalars(stmt, {"pattern": f"%{_backslashed(term)}%"}).all()
 
 
-def search_select_contains(session, term):  # binds too, but the task asks for text()
-    return session.scalars(select(Customer.id).where(Customer.email.contains(term)).order_by(Customer.id)).all()
+def search_slash_no_escape_clause(session, term):  # escaped with '/', which nothing declares
+    escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")
+    return session.scalars(stmt, {"pattern": f"%{escaped}%"}).all()
+
+
+def search_select_contains(session, term):  # binds and escapes too, but the task asks for text()
+    stmt = select(Customer.id).where(Customer.email.contains(term, autoescape=True)).order_by(Customer.id)
+    return session.scalars(stmt).all()
 
 
 def search_filtered_in_python(session, term):  # no WHERE, no parameter: filters in Python
@@ -310,11 +344,11 @@ def search_escaped_by_hand(session, term):
 
 
 def search_rows(session, term):
-    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")
-    return session.execute(stmt, {"pattern": f"%{term}%"}).all()
+    stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ESCAPE '/' ORDER BY id")
+    return session.execute(stmt, {"pattern": f"%{term.replace('_', '/_').replace('%', '/%')}%"}).all()
 
 
-@pytest.mark.parametrize("fn", [search_reference, search_concat_in_sql, search_bindparams])
+@pytest.mark.parametrize("fn", [search_reference, search_concat_in_sql, search_bindparams, search_position])
 def test_safe_search_accepts(fn):
     fb = check("03-safe-search", fn)
     assert fb.passed, fb
@@ -326,9 +360,18 @@ def test_safe_search_accepts(fn):
     (search_rows, "Row objects"),
     (search_select_contains, "about text()"),
     (search_filtered_in_python, "did not search"),
+    (search_unescaped, "read as LIKE wildcards"),
+    (search_escape_clause_only, "read as LIKE wildcards"),
+    (search_backslashes_no_escape_clause, "no ESCAPE clause"),
+    (search_slash_no_escape_clause, "escaped with '/', but the SQL has no ESCAPE clause"),
 ])
 def test_safe_search_rejects(fn, says):
     assert_rejected("03-safe-search", fn, says)
+
+
+def test_safe_search_names_the_wildcard_case():
+    fb = check("03-safe-search", search_unescaped)
+    assert "search_emails(session, '_') returned 200 ids, expected the 11" in fb.message, fb
 
 
 def search_instr_fstring(session, term):  # the injection breaks the statement instead

@@ -102,6 +102,11 @@ def lines_selectin_joined(session, customer_id):
     return session.scalars(_orders_of(customer_id).options(opt)).all()
 
 
+def lines_selectin_inner_joined(session, customer_id):  # the solution: product_id is NOT NULL
+    opt = selectinload(Order.items).joinedload(OrderItem.product, innerjoin=True)
+    return session.scalars(_orders_of(customer_id).options(opt)).all()
+
+
 def lines_all_selectin(session, customer_id):  # alternative: 3 statements
     opt = selectinload(Order.items).selectinload(OrderItem.product)
     return session.scalars(_orders_of(customer_id).options(opt)).all()
@@ -142,7 +147,8 @@ def lines_no_order_by(session, customer_id):
     return session.scalars(select(Order).where(Order.customer_id == customer_id).options(opt)).all()
 
 
-@pytest.mark.parametrize("fn", [lines_selectin_joined, lines_all_selectin, lines_all_joined])
+@pytest.mark.parametrize("fn", [lines_selectin_joined, lines_selectin_inner_joined, lines_all_selectin,
+                                lines_all_joined])
 def test_order_lines_accepts(fn):
     fb = check("05-order-lines", fn)
     assert fb.passed, fb

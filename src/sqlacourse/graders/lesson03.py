@@ -450,6 +450,7 @@ def grade_page_after(candidate, g: Grading) -> str:
 # 03-safe-search
 # --------------------------------------------------------------------------
 INJECTION = "' OR 1=1 --"
+WILDCARDS = ("_", "5%")   # must match literally: 11 emails contain '_', none contains '5%'
 
 
 @exercise(
@@ -463,6 +464,9 @@ INJECTION = "' OR 1=1 --"
         "(or in SQL: LIKE '%' || :term || '%').",
         "Never put the term into the SQL string (f-string, %, +, .format): the check searches "
         f"for {INJECTION!r}, which an f-string turns into a condition true for every row.",
+        "A '%' or '_' in the term is a LIKE wildcard even when bound: escape it. Put an escape "
+        "character before '/', '%' and '_' in the term (term.replace('/', '//').replace('%', "
+        "'/%').replace('_', '/_')) and name it in the SQL: LIKE :pattern ESCAPE '/'.",
     ],
 )
 def grade_safe_search(candidate, g: Grading) -> str:
@@ -472,8 +476,14 @@ def grade_safe_search(candidate, g: Grading) -> str:
                 return s.scalars(select(Customer.id).where(Customer.email.contains(term, autoescape=True))
                                  .order_by(Customer.id)).all()
 
+            def unescaped(term: str) -> list[int]:
+                return s.scalars(select(Customer.id).where(Customer.email.like(f"%{term}%"))
+                                 .order_by(Customer.id)).all()
+
             cases = [(INJECTION, []), ("walker", expected("walker")),
                      ("example.org", expected("example.org"))]
+            cases += [(term, expected(term)) for term in WILDCARDS]
+            as_wildcards = {term: unescaped(term) for term in WILDCARDS}
         sql = ""
         for term, want in cases:
             what = f"search_emails(session, {term!r})"
@@ -506,7 +516,10 @@ def grade_safe_search(candidate, g: Grading) -> str:
             if any(isinstance(x, bool) or not isinstance(x, int) for x in got):
                 raise Fail(f"{what} should return a list of int ids; it holds "
                            f"{sorted({type(x).__name__ for x in got})}.", sql=sql_listing(rec))
-            pasted = any(term.lower() in st.sql.lower() for st in rec.statements)
+            # a term of wildcards and digits may well occur in honest SQL ('%' || :term): look
+            # for pasted text with the terms that have letters only
+            pasted = term not in WILDCARDS and any(term.lower() in st.sql.lower()
+                                                   for st in rec.statements)
             if term == INJECTION and got:
                 raise Fail(
                     f"SQL injection: {what} returned {len(got)} customers, expected none (no "
@@ -517,6 +530,9 @@ def grade_safe_search(candidate, g: Grading) -> str:
                 raise Fail(f"{what}: the search term is part of the SQL text, so whoever types "
                            "the term writes your SQL. Pass it as a bound parameter "
                            "(text('... :pattern ...') with a dict of values).",
+                           sql=sql_listing(rec))
+            if got != want and term in WILDCARDS and sorted(got) != want:
+                raise Fail(_wildcard_message(what, term, got, want, as_wildcards[term], rec),
                            sql=sql_listing(rec))
             if got != want:
                 msg = f"{what} returned {len(got)} ids, expected {len(want)}."
@@ -532,6 +548,15 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "text(): write the SQL yourself, text(\"SELECT id FROM customers "
                            "WHERE email LIKE :pattern ORDER BY id\"), and pass the pattern in a "
                            "dict.", sql=sql_listing(rec))
+            if term in WILDCARDS:
+                escape = _escape_without_escape_clause(rec)   # right only where it is the default
+                if escape:
+                    raise Fail(f"{what}: the ids are right here, but the term is escaped with "
+                               f"'{escape}' and the SQL has no ESCAPE clause. PostgreSQL's "
+                               "default escape character is the backslash, SQLite has none "
+                               "(there the same search finds nothing): name it, "
+                               f"LIKE :pattern ESCAPE '{escape}'.", sql=sql_listing(rec))
+                continue   # right ids, bound; the plain terms have checked the rest
             values = [v for v in _parameter_values(stmt) if isinstance(v, str)]
             bound = any(term.lower() in v.lower() for v in values)
             searched = stmt.has("WHERE") and stmt.has("LIKE", "ILIKE", "GLOB", "INSTR",
@@ -554,5 +579,40 @@ def grade_safe_search(candidate, g: Grading) -> str:
             if term != INJECTION:
                 sql = stmt.one_line
                 shown = next(v for v in values if term.lower() in v.lower())
-    return (f"the database searched with the term bound as a parameter ({shown!r}), and the "
-            f"injection {INJECTION!r} found nothing: {sql}")
+    return (f"the database searched with the term bound as a parameter ({shown!r}), the "
+            f"injection {INJECTION!r} found nothing, and '%' and '_' in a term matched "
+            f"literally: {sql}")
+
+
+def _escape_without_escape_clause(rec: QueryRecorder) -> str | None:
+    """The character the term was escaped with, if the LIKE names no escape character."""
+    if any(st.has("ESCAPE") for st in rec.statements):
+        return None
+    for st in rec.statements:
+        for value in _parameter_values(st):
+            if isinstance(value, str):
+                found = re.search(r"([^\w\s%])[_%]", value)
+                if found:
+                    return found.group(1)
+    return None
+
+
+def _wildcard_message(what: str, term: str, got: list[int], want: list[int],
+                      as_wildcards: list[int], rec: QueryRecorder) -> str:
+    """Why a search for a term with '%' or '_' found the wrong customers."""
+    literal = (f"the {len(want)} whose email contains a literal {term!r}" if want
+               else f"none (no email contains {term!r})")
+    msg = f"{what} returned {len(got)} ids, expected {literal}."
+    if got == as_wildcards:
+        return (msg + " The '%' and '_' of the term were read as LIKE wildcards (binding a value "
+                "stops injection, not wildcards). Escape them in the term, escape character "
+                "first (term.replace('/', '//').replace('%', '/%').replace('_', '/_')), and "
+                "name the escape character in the SQL: LIKE :pattern ESCAPE '/'.")
+    escape = _escape_without_escape_clause(rec)
+    if escape:
+        return (msg + f" The term is escaped with '{escape}', but the SQL has no ESCAPE clause, so "
+                f"'{escape}' is an ordinary character there (SQLite has no default escape "
+                "character; PostgreSQL's is the backslash). Name it: "
+                f"LIKE :pattern ESCAPE '{escape}'.")
+    return (msg + " A '%' or '_' in the term must match itself: escape it (and the escape "
+            "character) in the term, and name the escape character with ESCAPE.")

@@ -220,7 +220,8 @@ def author_books(candidate, g: Grading) -> str:
     expects="class",
     hints=[
         "The link table has no class: `recipe_ingredients = Table(\"recipe_ingredients\", "
-        "Base.metadata, Column(...), Column(...))` with Core `Column`, not `mapped_column`.",
+        "KitchenBase.metadata, Column(...), Column(...))`, on the metadata of the base your classes "
+        "use (so that create_all() makes it too), with Core `Column`, not `mapped_column`.",
         "Each column is a foreign key and part of the primary key: "
         "`Column(\"recipe_id\", ForeignKey(\"recipes.id\"), primary_key=True)`.",
         "Both sides: `relationship(secondary=recipe_ingredients, back_populates=...)`, "
@@ -492,7 +493,7 @@ def _totals(engine) -> dict[str, int]:
         "Delete the children first. Order.items has cascade=\"all, delete-orphan\", so "
         "session.delete(order) takes its lines along; reviews have no children.",
         "for order in customer.orders: session.delete(order); the same for customer.reviews; then "
-        "session.delete(customer) (its profile cascades) and session.commit(). Core delete() "
+        "session.delete(customer) (its profile cascades) and session.commit(). delete() "
         "statements work too, children first: order_items, orders, reviews, profile, customer.",
     ],
 )
@@ -523,7 +524,7 @@ def delete_customer(candidate, g: Grading) -> str:
                 refs = (", ".join(still[:-1]) + " and " + still[-1]) if len(still) > 1 else \
                     (still[0] if still else "other tables")
                 raise Fail(f"The database refused DELETE FROM {table}: rows of {refs} still refer "
-                           f"to the rows of {table}. A Core delete() runs no ORM cascade, so delete "
+                           f"to the rows of {table}. A delete() statement runs no ORM cascade, so delete "
                            f"those children first ({refs} before {table}).",
                            _error_only(err), sql=sql_listing(rec))
             raise err
