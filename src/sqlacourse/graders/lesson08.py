@@ -144,6 +144,9 @@ class Migration:
                     error = exc
                 except sa.exc.DBAPIError as exc:  # raised by Alembic's own statements
                     error = LearnerError(f"Your code raised {type(exc).__name__}.", str(exc.orig))
+                except Exception as exc:  # Alembic refused what the migration left behind
+                    error = LearnerError(f"Alembic failed after your code ran: {type(exc).__name__}.",
+                                         str(exc).splitlines()[0] if str(exc) else "")
                 finally:
                     if conn.in_transaction():
                         conn.rollback()
@@ -183,6 +186,8 @@ def own(rec: QueryRecorder) -> list[str]:
 
 def _explain(error: LearnerError, step: str, rec: QueryRecorder, backend: str) -> Fail:
     """The learner's exception, with the classic causes named."""
+    if error.message.startswith("Not implemented yet"):
+        return Fail(error.message.replace("your answer", f"your {step}()"))
     text = error.details or error.message
     hint = ""
     if backend == "sqlite" and ("No support for ALTER" in text or (
@@ -197,7 +202,7 @@ def _explain(error: LearnerError, step: str, rec: QueryRecorder, backend: str) -
                 "it in `with op.get_context().autocommit_block():`.")
     elif "_alembic_tmp_" in text:
         hint = " A batch migration that failed earlier left its _alembic_tmp_ table behind."
-    return Fail(f"Your {step}() failed: {error.message}{hint}", text, sql_of(rec))
+    return Fail(f"Your {step}() failed: {error.message}{hint}", error.details, sql_of(rec))
 
 
 def run_step(m: Migration, step: str) -> QueryRecorder:
