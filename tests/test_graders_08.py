@@ -455,3 +455,73 @@ def test_learner_exception_is_feedback(exercise):
         raise ValueError("oops")
 
     rejected(exercise, (broken, down_nothing), "Your upgrade() failed", "ValueError")
+
+
+# -- types the task states, and no warning in the learner's output -----------------
+def up_split_text():
+    op.add_column("customers", sa.Column("first_name", sa.Text))
+    op.add_column("customers", sa.Column("last_name", sa.Text))
+    op.execute("UPDATE customers SET first_name = '', last_name = ''")
+    conn = op.get_bind()
+    for cid, name in conn.execute(sa.select(CUSTOMERS.c.id, CUSTOMERS.c.name)).all():
+        first, _, last = name.partition(" ")
+        conn.execute(CUSTOMERS.update().where(CUSTOMERS.c.id == cid).values(first_name=first, last_name=last))
+    with op.batch_alter_table("customers") as batch:
+        batch.alter_column("first_name", existing_type=sa.Text, nullable=False)
+        batch.alter_column("last_name", existing_type=sa.Text, nullable=False)
+        batch.drop_column("name")
+
+
+def down_split_short_name():
+    op.add_column("customers", sa.Column("name", sa.String(50)))
+    op.execute(CUSTOMERS.update().values(name=CUSTOMERS.c.first_name + " " + CUSTOMERS.c.last_name))
+    with op.batch_alter_table("customers") as batch:
+        batch.alter_column("name", existing_type=sa.String(50), nullable=False)
+        batch.drop_column("first_name")
+        batch.drop_column("last_name")
+
+
+def up_title_text():
+    if pg():
+        op.execute("SET LOCAL lock_timeout = '2s'")
+    op.add_column("products", sa.Column("title", sa.Text))
+    op.execute(PRODUCTS.update().values(title=PRODUCTS.c.name))
+
+
+def up_split_no_params():
+    op.add_column("customers", sa.Column("first_name", sa.String(100)))
+    op.add_column("customers", sa.Column("last_name", sa.String(100)))
+    op.get_bind().execute(CUSTOMERS.update().where(CUSTOMERS.c.id == sa.bindparam("cid"))
+                          .values(first_name=sa.bindparam("f"), last_name=sa.bindparam("l")), [])
+    with op.batch_alter_table("customers") as batch:
+        batch.alter_column("first_name", existing_type=sa.String(100), nullable=False)
+
+
+def test_stated_types_are_checked():
+    rejected("08-split-name", (up_split_text, down_split), "String(100)")
+    rejected("08-split-name", (up_split, down_split_short_name), "not as it was before")
+    rejected("08-expand-title", (up_title_text, down_title), "String(200)")
+
+
+def test_no_warning_reaches_the_learner():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rejected("08-split-name", (up_split_no_params, down_split), "upgrade() failed")
+    assert not seen, [str(w.message) for w in seen]
+
+
+def up_split_forgot_last_name():
+    op.add_column("customers", sa.Column("first_name", sa.String(100)))
+    conn = op.get_bind()
+    params = [{"cid": cid, "f": name.partition(" ")[0], "l": name.partition(" ")[2]}
+              for cid, name in conn.execute(sa.select(CUSTOMERS.c.id, CUSTOMERS.c.name))]
+    conn.execute(CUSTOMERS.update().where(CUSTOMERS.c.id == sa.bindparam("cid"))
+                 .values(first_name=sa.bindparam("f"), last_name=sa.bindparam("l")), params)
+
+
+def test_failed_executemany_leaves_nothing_on_stderr(capsys):
+    # psycopg logs "error ignored terminating <Pipeline>" after a failed executemany on PostgreSQL
+    rejected("08-split-name", (up_split_forgot_last_name, down_split), "upgrade() failed")
+    assert capsys.readouterr().err == ""

@@ -17,9 +17,11 @@ as Alembic's batch mode requires, and ``PRAGMA foreign_key_check`` must find not
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -125,16 +127,29 @@ class Migration:
     def run(self, step: str) -> tuple[QueryRecorder, LearnerError | None]:
         """``alembic upgrade head`` or ``downgrade base``; returns the statements and the
         learner's exception (kept, so that the grader can explain it with the SQL sent)."""
+        _current.update(g=self.g, upgrade=self.up, downgrade=self.down)
+        # psycopg logs "error ignored terminating <Pipeline>" when a failed executemany is cleaned up:
+        # a warning on stderr, about the learner's error that the feedback already explains.
+        psycopg_log = logging.getLogger("psycopg")
+        level = psycopg_log.level
+        psycopg_log.setLevel(logging.ERROR)
+        try:
+            return self._run(step)
+        finally:
+            psycopg_log.setLevel(level)
+            _current.clear()
+
+    def _run(self, step: str) -> tuple[QueryRecorder, LearnerError | None]:
         from alembic import command
 
-        _current.update(g=self.g, upgrade=self.up, downgrade=self.down)
         error = None
         with self.engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # batch mode needs it (outside a transaction)
                 conn.commit()
             self.cfg.attributes["connection"] = conn
-            with record_queries(conn) as rec:
+            with record_queries(conn) as rec, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. SQLAlchemy's deprecation warnings: never in learner output
                 try:
                     if step == "upgrade":
                         command.upgrade(self.cfg, "head")
@@ -153,7 +168,6 @@ class Migration:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             self.cfg.attributes.pop("connection", None)
-        _current.clear()
         return rec, error
 
 
@@ -243,7 +257,12 @@ def fk_check(engine: sa.Engine) -> list[tuple]:
 
 
 def schema_of(engine: sa.Engine, table: str) -> dict[str, tuple]:
-    return {name: (str(c["type"]).split("(")[0], c["nullable"]) for name, c in columns(engine, table).items()}
+    return {name: (str(c["type"]), c["nullable"]) for name, c in columns(engine, table).items()}
+
+
+def is_varchar(type_: Any, length: int) -> bool:
+    """A reflected VARCHAR(length): not TEXT, not another length."""
+    return isinstance(type_, sa.String) and not isinstance(type_, sa.Text) and type_.length == length
 
 
 def relfilenode(engine: sa.Engine, table: str) -> int:
@@ -438,8 +457,8 @@ def grade_split_name(candidate, g: Grading) -> str:
                 if cols[c]["nullable"]:
                     raise Fail(f"customers.{c} is filled but nullable: make both NOT NULL after the backfill.",
                                sql=sql_of(rec))
-                if not isinstance(cols[c]["type"], sa.String):
-                    raise Fail(f"customers.{c} should be a string column (String(100)); it is {cols[c]['type']}.",
+                if not is_varchar(cols[c]["type"], 100):
+                    raise Fail(f"customers.{c} should be String(100) (VARCHAR(100)); it is {cols[c]['type']}.",
                                sql=sql_of(rec))
             now = {r[0]: r[1:] for r in rows(engine, "SELECT id, email, country, created_at FROM customers")}
             if now != others:
@@ -506,9 +525,9 @@ def grade_expand_title(candidate, g: Grading) -> str:
             if not cols["title"]["nullable"]:
                 raise Fail("products.title is NOT NULL: the old release inserts products without a title, "
                            "so in the expand step the new column must be nullable.", sql=sql_of(rec))
-            if not isinstance(cols["title"]["type"], sa.String):
-                raise Fail(f"products.title should be a String(200) like name; it is {cols['title']['type']}.",
-                           sql=sql_of(rec))
+            if not is_varchar(cols["title"]["type"], 200):
+                raise Fail(f"products.title should be String(200) (VARCHAR(200)) like name; it is "
+                           f"{cols['title']['type']}.", sql=sql_of(rec))
             got = {r[0]: r[1] for r in rows(engine, "SELECT id, title FROM products")}
             wrong = sorted(k for k in before if got.get(k) != before[k][1])
             if wrong:
