@@ -43,3 +43,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name.startswith("test_graders_"):
             item.add_marker(pytest.mark.both_backends)
+
+
+def pytest_keyboard_interrupt(excinfo):
+    # Tells `course.py test` that this phase was stopped by Ctrl-C (pytest's exit status 2
+    # also means "collection errors"), so that it stops the whole run.
+    marker = os.environ.get("SQLACOURSE_INTERRUPT_MARKER")
+    if marker:
+        with open(marker, "w", encoding="utf-8") as fh:
+            fh.write("interrupted\n")
