@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -382,3 +384,42 @@ def test_the_setup_banner_hides_a_query_string_password(capsys):
         course.db.drop()
     finally:
         os.environ["SQLACOURSE_DATABASE_URL"] = saved
+
+
+# -- the embedded PostgreSQL, as root, opens no folder to other users ----------
+def test_pgserver_is_never_allowed_to_open_a_closed_folder(tmp_path):
+    from sqlacourse import embedded
+
+    private = tmp_path / "home"
+    (private / "course").mkdir(parents=True)
+    private.chmod(0o700)
+    with pytest.raises(RuntimeError, match="closed to other users") as info:
+        embedded._refuse_widening(private / "course" / "pginstall" / "bin")
+    assert str(private) in str(info.value)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="pgserver widens folders only when run as root")
+def test_as_root_the_embedded_server_leaves_every_folder_as_it_was(tmp_path):
+    private = tmp_path / "private-tmp"
+    private.mkdir()
+    private.chmod(0o700)
+    watched = [private, *private.parents]
+    before = {p: stat.S_IMODE(p.stat().st_mode) for p in watched}
+    code = ("import sys\nfrom sqlacourse import embedded\nembedded.start()\n"
+            "print(embedded._datadir, flush=True)\nsys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, TMPDIR=str(private)))
+    try:
+        datadir = proc.stdout.readline().strip()
+        assert datadir and os.path.exists(os.path.join(datadir, "postmaster.pid"))
+        after = {p: stat.S_IMODE(p.stat().st_mode) for p in watched}
+        assert after == before, "a folder was opened to other users"
+        assert not datadir.startswith(str(private))
+        for parent in Path(datadir).parents:
+            assert stat.S_IMODE(parent.stat().st_mode) & 0o022 == 0 or parent.stat().st_mode & stat.S_ISVTX
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
