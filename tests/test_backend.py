@@ -423,3 +423,35 @@ def test_as_root_the_embedded_server_leaves_every_folder_as_it_was(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+
+
+def test_the_courses_engines_give_up_on_a_server_that_never_answers(silent_server, monkeypatch):
+    import asyncio
+
+    monkeypatch.setenv("SQLACOURSE_CONNECT_TIMEOUT", "2")
+    db = CourseDatabase("x", parse_target(f"postgresql://me:Zk7Qv4w@127.0.0.1:{silent_server}/db"))
+
+    async def connect_async():
+        engine = db.create_async_engine()
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    for connect in (lambda: db.create_engine().connect(), lambda: asyncio.run(connect_async())):
+        t0 = time.monotonic()
+        with pytest.raises(Exception) as info:
+            connect()
+        assert time.monotonic() - t0 < 10, "an engine waited past its connect timeout"
+        assert "Zk7Qv4w" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", [u for u, _ in SECRET_URLS[:5]])
+def test_the_data_load_command_prints_no_password(url):
+    out = subprocess.run([sys.executable, "-m", "sqlacourse", "data", "load", "--url", url],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, SQLACOURSE_CONNECT_TIMEOUT="2"))
+    assert out.returncode != 0
+    for piece in ("Zk7", "Qv4w"):
+        assert piece not in out.stdout + out.stderr

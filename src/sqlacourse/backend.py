@@ -101,7 +101,7 @@ class Target:
 # --------------------------------------------------------------------------
 # URLs: parsed so that no form of password is ever shown
 # --------------------------------------------------------------------------
-def _parse_url(value: str) -> URL:
+def parse_url(value: str) -> URL:
     """``make_url`` that also accepts an unencoded ``@``, ``:`` or ``/`` in the password
     (the credentials end at the last ``@``), and moves ``?password=`` into the URL's
     password, where SQLAlchemy hides it in every repr.  Raises ``ValueError``."""
@@ -152,7 +152,7 @@ def safe_url(url: URL | str) -> str:
     """The URL as text with any password (also in the query string) replaced by ``***``."""
     if isinstance(url, str):
         try:
-            url = _parse_url(url)
+            url = parse_url(url)
         except ValueError:
             return "<a value that is not a database URL>"
     query = {k: ("***" if _SENSITIVE_QUERY.search(k) else v) for k, v in url.query.items()}
@@ -169,7 +169,7 @@ def parse_target(value: str | None) -> Target:
     if value.lower() in EMBEDDED_WORDS:
         return Target("postgresql", embedded=True)
     try:
-        url = _parse_url(value)
+        url = parse_url(value)
     except ValueError:
         raise CourseDatabaseError(
             f"{ENV_URL} is not a database URL (its value is not shown, in case it "
@@ -320,6 +320,13 @@ def _connect_error(url: URL, exc: BaseException) -> CourseDatabaseError:
     if "timeout" in reason.lower():
         reason += (f" (the server did not answer within {connect_timeout()} s; "
                    "SQLACOURSE_CONNECT_TIMEOUT sets the limit)")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate and not sqlstate.startswith(("08", "28", "3D", "53", "57P")):
+        # connected, but a statement of the course's was refused (say, no right to create schemas)
+        return CourseDatabaseError(
+            f"The course database {safe_url(url)} refused to prepare the course's schema: "
+            f"{scrub(reason, url)}. Nothing else was changed."
+        )
     return CourseDatabaseError(
         f"Could not connect to the course database {safe_url(url)}: {scrub(reason, url)}"
     )
@@ -381,11 +388,16 @@ def _refuse_foreign(conn: Connection, server_url: URL) -> None:
     foreign = conn.scalars(_FOREIGN_TABLES, {"marker": MARKER_PREFIX + "%"}).all()
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        old = ""
+        if any(name.startswith(SCHEMA_PREFIX) for name in foreign):
+            old = (f" A schema named {SCHEMA_PREFIX}... without the course's signature is not the "
+                   "course's (an older version of the course made such schemas unsigned: if they "
+                   "are yours, drop them with DROP SCHEMA name CASCADE).")
         raise CourseDatabaseError(
             f"The database {safe_url(server_url)} holds tables that are not the "
             f"course's ({shown}). The course refuses to use it and changed nothing. "
             "Create an empty database for the course (for example "
-            "CREATE DATABASE sqlacourse) and point SQLACOURSE_DATABASE_URL at it."
+            "CREATE DATABASE sqlacourse) and point SQLACOURSE_DATABASE_URL at it." + old
         )
 
 
