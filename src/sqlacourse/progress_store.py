@@ -253,6 +253,10 @@ def _update(exercise_id: str, **changes: Any) -> None:
         return
     explicit = bool(os.environ.get("SQLACOURSE_PROGRESS_FILE"))
     try:
+        try:  # a path that is not ours is refused before anything (a lock file) is created
+            _load(path, explicit)
+        except _Damaged:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path) as locked:
             if not locked:
