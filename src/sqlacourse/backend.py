@@ -592,8 +592,7 @@ class CourseDatabase:
 
     def create_engine(self, **kwargs: Any) -> Engine:
         """A sync engine on this database (SQLite: foreign keys enforced)."""
-        params = self.engine_kwargs() | kwargs
-        engine = create_engine(self.url, **params)
+        engine = create_engine(self.url, **_merged(self.engine_kwargs(), kwargs))
         if self.path is not None:
             event.listen(engine, "connect", _sqlite_foreign_keys)
         return engine
@@ -602,8 +601,7 @@ class CourseDatabase:
         """An AsyncEngine on this database (aiosqlite / asyncpg)."""
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        params = self.engine_kwargs(is_async=True) | kwargs
-        engine = create_async_engine(self.async_url, **params)
+        engine = create_async_engine(self.async_url, **_merged(self.engine_kwargs(is_async=True), kwargs))
         if self.path is not None:
             event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys)
         return engine
@@ -662,6 +660,15 @@ class CourseDatabase:
             raise _connect_error(server_url, exc) from None
         finally:
             engine.dispose()
+
+
+def _merged(course: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Engine arguments: ``given`` ones win, but extra ``connect_args`` never drop the
+    course's own (search_path, timeouts)."""
+    params = course | given
+    if "connect_args" in course and "connect_args" in given:
+        params["connect_args"] = course["connect_args"] | given["connect_args"]
+    return params
 
 
 def _literal(value: str) -> str:
