@@ -455,3 +455,25 @@ def test_the_data_load_command_prints_no_password(url):
     assert out.returncode != 0
     for piece in ("Zk7", "Qv4w"):
         assert piece not in out.stdout + out.stderr
+
+
+@pytest.mark.postgres
+def test_a_lock_held_by_someone_else_gives_a_clear_message_not_a_hang(monkeypatch):
+    from sqlacourse import backend, setup
+
+    course = setup("lock-test", quiet=True)
+    other = _server_engine()  # not one of the course's connections: it is never ended
+    conn = other.connect()
+    try:
+        conn.exec_driver_sql(f'LOCK TABLE "{course.db.schema}".customers IN ACCESS EXCLUSIVE MODE')
+        monkeypatch.setattr(backend, "ADMIN_LOCK_TIMEOUT_MS", 1000)
+        t0 = time.monotonic()
+        with pytest.raises(CourseDatabaseError, match="locked by another connection"):
+            setup("lock-test", quiet=True)
+        assert time.monotonic() - t0 < 10
+        assert conn.scalar(text(f'SELECT count(*) FROM "{course.db.schema}".customers')) > 0
+    finally:
+        conn.close()
+        other.dispose()
+        course.close()
+        course.db.drop()
