@@ -43,3 +43,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name.startswith("test_graders_"):
             item.add_marker(pytest.mark.both_backends)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    # The graders' mutation scores (tests/test_graders_mutation.py), shown whatever -s says.
+    path = os.environ.get("SQLACOURSE_MUTATION_TABLE")
+    if path and os.path.exists(path):
+        terminalreporter.write_sep("-", "graders' mutation scores")
+        terminalreporter.write_line(open(path, encoding="utf-8").read().rstrip())

@@ -376,6 +376,23 @@ def _review_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[tuple[int, 
     return rows, [(p1, c1), (p3, c3), (p4, c4)], (p2, c2)
 
 
+def _review_inserts(rec) -> set[tuple[Any, Any, Any]]:
+    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews."""
+    sent = set()
+    for st in rec.of_kind("INSERT"):
+        if "reviews" not in st.one_line.lower().split("(")[0]:
+            continue
+        batches = st.parameters if st.executemany else [st.parameters]
+        for params in batches or []:
+            if isinstance(params, dict):
+                sent.add((params.get("product_id"), params.get("customer_id"), params.get("rating")))
+            elif isinstance(params, (list, tuple)):
+                cols = [c.strip().strip('"') for c in st.one_line.split("(", 1)[1].split(")", 1)[0].split(",")]
+                row = dict(zip(cols, params))
+                sent.add((row.get("product_id"), row.get("customer_id"), row.get("rating")))
+    return sent
+
+
 @exercise(
     "02-import-reviews",
     lesson=LESSON,
@@ -397,8 +414,15 @@ def grade_import_reviews(candidate, g: Grading) -> str:
         rows, good, bad_rating = _review_rows(engine)
         with Session(engine) as s:
             before = s.scalar(select(func.count()).select_from(Review))
+        factory = sessionmaker(engine)
+        stamps: list[Any] = []
+
+        @event.listens_for(factory, "before_flush")
+        def _watch_created_at(session, _context, _instances):
+            stamps.extend(o.created_at for o in session.new if isinstance(o, Review))
+
         with record_queries(engine) as rec:
-            outcome = _attempt(g, candidate, sessionmaker(engine), [dict(r) for r in rows])
+            outcome = _attempt(g, candidate, factory, [dict(r) for r in rows])
         with Session(engine) as s:
             after = s.scalar(select(func.count()).select_from(Review))
             pairs = {(p, c) for p, c in s.execute(select(Review.product_id, Review.customer_id))}
@@ -437,6 +461,19 @@ def grade_import_reviews(candidate, g: Grading) -> str:
     if isinstance(result, bool) or result != len(good):
         raise Fail(f"The rows were imported correctly, but the function returned {result!r}; it "
                    f"should return the number of reviews saved ({len(good)}).")
+    if any(not isinstance(v, dt.datetime) or v.tzinfo is None for v in stamps):
+        raise Fail("created_at was not an aware UTC datetime (a naive dt.datetime.now(), or no value): "
+                   "the column is DateTime(timezone=True); use dt.datetime.now(dt.timezone.utc).")
+    sent = _review_inserts(rec)
+    skipped = [r for r in rows if (r["product_id"], r["customer_id"], r["rating"]) not in sent]
+    if skipped:
+        r = skipped[0]
+        raise Fail(
+            f"The right reviews were saved, but {_plural(len(skipped), 'row')} never reached the database "
+            f"(e.g. product {r['product_id']}, customer {r['customer_id']}, rating {r['rating']}): your "
+            "code checked the rules in Python. The task is to let the database refuse the bad rows: "
+            "send every row in its own savepoint (session.begin_nested()) and catch the IntegrityError.",
+            sql=sql)
     savepoints = sum(1 for st in rec if st.kind == "SAVEPOINT")
     rolled_back_to = sum(1 for st in rec if st.one_line.upper().startswith("ROLLBACK TO"))
     if not savepoints:
@@ -512,6 +549,22 @@ def grade_customer_by_name(candidate, g: Grading) -> str:
         if outcome2["result"] is not None:
             raise Fail(f"For a name nobody has, your function returned {_describe(outcome2['result'])}; "
                        "it should return None.", sql=sql_listing(rec2))
+
+        first_name = dup_name.split()[0]
+        for probe, why in ((first_name, "only part of a name (contains / startswith / LIKE '%...%' "
+                                        "match it)"),
+                           (dup_name[:-1] + "_", "a LIKE wildcard ('_' matches any one character)")):
+            if probe in {n for n, _ in counts}:
+                continue
+            with Session(engine) as s, record_queries(engine) as recp:
+                outcome_p = _attempt(g, candidate, s, probe)
+            if "error" in outcome_p or outcome_p["result"] is not None:
+                got = (f"raised {_error_name(outcome_p['error'])}" if "error" in outcome_p
+                       else f"returned {_describe(outcome_p['result'])}")
+                raise Fail(f"customer_by_name(session, {probe!r}) {got}, but nobody is called exactly "
+                           f"{probe!r}: it is {why}. Compare the whole name with ==, not a partial "
+                           "match: select(Customer).where(Customer.name == name).",
+                           sql=sql_listing(recp))
 
         with Session(engine) as s, record_queries(engine) as rec3:
             outcome3 = _attempt(g, candidate, s, dup_name)

@@ -266,6 +266,14 @@ def grade_category_revenue(candidate, g: Grading) -> str:
             if not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            ".order_by(...) to the query.", sql=sql_listing(rec))
+            order_by = stmt.clause("ORDER BY")
+            tie = re.search(r"\bNAME\b(\s+(ASC|DESC))?", order_by)
+            if not tie or tie.group(2) == "DESC":
+                raise Fail(f"{what}: the order is right this time, but the ORDER BY has no "
+                           "tie-break by name (A to Z): two categories with the same revenue would come "
+                           "back in whatever order the database meets them. Sort by revenue, highest "
+                           "first, then by name: .order_by(revenue.desc(), Category.name).",
+                           sql=sql_listing(rec))
             sql = stmt.one_line
     return f"grouped, filtered and sorted by the database in 1 statement: {sql}"
 
@@ -334,9 +342,14 @@ def grade_never_ordered(candidate, g: Grading) -> str:
     if sorted(got) != want:
         wrong = sorted(set(got) - set(want))
         msg = f"{what} returned {len(got)} customers, expected the {len(want)} who have no order."
-        if not got:
+        inner = rec.selects and rec.selects[0].has("JOIN") and not rec.selects[0].has(
+            "OUTER JOIN", "LEFT JOIN", "EXISTS")
+        if not got and inner:
             msg += (" An inner join keeps only customers that have orders: use outerjoin(...) "
                     "or NOT EXISTS.")
+        elif not got:
+            msg += (" Your query found none: an anti-join keeps the customers for whom the outer "
+                    "join found no order (WHERE orders.id IS NULL), or for whom NOT EXISTS holds.")
         elif wrong:
             msg += f" Customers {wrong[:5]} do have orders."
         raise Fail(msg, sql=sql_listing(rec))

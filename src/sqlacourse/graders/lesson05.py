@@ -62,6 +62,16 @@ def _objects(g: Grading, result: Any, cls: type, what: str, loader: str = "joine
     return items
 
 
+def _read(rec: QueryRecorder, what: str, fn: Any) -> Any:
+    """Read relationships the task promised as loaded; a raise becomes feedback."""
+    try:
+        return fn()
+    except InvalidRequestError as exc:
+        raise Fail(f"Reading {what} raised InvalidRequestError ({str(exc).splitlines()[0][:120]}): "
+                   f"{what} must be loaded by your query, and raiseload() (or lazy='raise') made it "
+                   "raise instead.", sql=sql_listing(rec)) from None
+
+
 def _unloaded(obj: Any, attr: str) -> bool:
     return attr in inspect(obj).unloaded
 
@@ -118,7 +128,7 @@ def grade_customers_orders(candidate, g: Grading) -> str:
         with recorded_session(fresh.engine) as (session, rec):
             customers = _objects(g, _call(g, candidate, session), Customer, "all customers")
             lazy = sum(_unloaded(c, "orders") for c in customers)
-            got = {c.id: sorted(o.id for o in c.orders) for c in customers}
+            got = _read(rec, "customer.orders", lambda: {c.id: sorted(o.id for o in c.orders) for c in customers})
         got_ids = [c.id for c in customers]
     sql = sql_listing(rec)
     if rec.count > 2:
@@ -142,6 +152,10 @@ def grade_customers_orders(candidate, g: Grading) -> str:
                    sql=sql)
     _require_order_by(rec, "customers", "select(Customer).order_by(Customer.id)")
     wrong = [cid for cid in customer_ids if got[cid] != expected[cid]]
+    if wrong and rec.count == 1 and not any(got.values()):
+        raise Fail("Every customer.orders is empty, and no SQL loaded them: noload() (deprecated) "
+                   "leaves a relationship empty instead of loading it. Use selectinload(Customer.orders).",
+                   sql=sql)
     if wrong:
         cid = wrong[0]
         raise Fail(f"customer.orders is wrong for {len(wrong)} customers, e.g. customer {cid}: "
@@ -200,7 +214,9 @@ def grade_order_lines(candidate, g: Grading) -> str:
             lazy_items = sum(_unloaded(o, "items") for o in orders)
             items = [i for o in orders if not _unloaded(o, "items") for i in o.items]
             lazy_products = sum(_unloaded(i, "product") for i in items)
-            got = {o.id: sorted((i.product_id, i.quantity, i.product.sku) for i in o.items) for o in orders}
+            got = _read(rec, "order.items and item.product", lambda: {
+                o.id: sorted((i.product_id, i.quantity, i.product.sku if i.product is not None else None)
+                             for i in o.items) for o in orders})
         got_ids = [o.id for o in orders]
     sql = sql_listing(rec)
     if rec.count > 3:
@@ -220,6 +236,14 @@ def grade_order_lines(candidate, g: Grading) -> str:
                    f"({len(got_ids)} orders).", sql=sql)
     _require_order_by(rec, f"orders of customer {customer_id}", "add .order_by(Order.id) to the query")
     wrong = [oid for oid in order_ids if got[oid] != expected[oid]]
+    if wrong and all(sku is None for v in got.values() for _, _, sku in v) and any(got.values()):
+        raise Fail("Every item.product is None, though each item has a product: noload() "
+                   "(deprecated) leaves a relationship empty instead of loading it. Chain "
+                   "joinedload(OrderItem.product) onto selectinload(Order.items).", sql=sql)
+    if wrong and not any(got.values()):
+        raise Fail("Every order.items is empty, though the orders have items, and no SQL loaded them: "
+                   "noload() (deprecated) leaves a relationship empty instead of loading it. Use "
+                   "selectinload(Order.items).", sql=sql)
     if wrong:
         raise Fail(f"The items of order {wrong[0]} are wrong: expected {expected[wrong[0]]}, "
                    f"got {got[wrong[0]]}.", sql=sql)
@@ -319,6 +343,11 @@ def grade_raiseload(candidate, g: Grading) -> str:
                            "selectinload(Order.items)) and only the other relationships should raise.",
                            sql=sql_listing(rec)) from None
             loading = rec.count
+            if got_items != n_items:
+                extra = (" and no SQL loaded them: noload() (deprecated) leaves a relationship empty; "
+                         "load it with selectinload(Order.items)" if got_items == 0 and loading == 1 else "")
+                raise Fail(f"The orders should carry {n_items} items in all, they carry {got_items}{extra}.",
+                           sql=sql_listing(rec))
             sample = orders[0]
             item = next(i for o in orders for i in o.items)
             outcomes = {}
@@ -326,13 +355,12 @@ def grade_raiseload(candidate, g: Grading) -> str:
                                ("item.product", lambda: item.product)):
                 before = rec.count
                 try:
-                    read()
-                    outcomes[name] = "lazy" if rec.count > before else "loaded"
+                    value = read()
+                    outcomes[name] = ("lazy" if rec.count > before else
+                                      "none" if value is None else "loaded")
                 except InvalidRequestError as exc:
                     outcomes[name] = "raised" if "raise" in str(exc) else f"error: {exc}"
     sql = sql_listing(rec)
-    if got_items != n_items:
-        raise Fail(f"The orders should carry {n_items} items in all, they carry {got_items}.", sql=sql)
     if loading > 2:
         raise Fail(f"At most 2 statements expected to load the orders and their items, {loading} "
                    "emitted: order.items was loaded one order at a time (N+1).", sql=sql)
@@ -342,6 +370,9 @@ def grade_raiseload(candidate, g: Grading) -> str:
                      "the others, the items' product included" if name == "item.product" else
                      "add raiseload('*') to the options")
             raise Fail(f"Reading {name} sent a lazy SELECT instead of raising: {hint_}.", sql=sql)
+        if outcome == "none":
+            raise Fail(f"{name} is None without any SQL, though it exists: noload() (deprecated) "
+                       "silently answers None. The task wants it to raise: raiseload('*').", sql=sql)
         if outcome == "loaded":
             raise Fail(f"{name} was loaded by your query, but only order.items should be: the task is "
                        "to make every other relationship raise when touched.", sql=sql)
@@ -377,7 +408,7 @@ def grade_contains_eager(candidate, g: Grading) -> str:
             customers = _objects(g, _call(g, candidate, session, loader="contains_eager"), Customer,
                                  "the customers with a cancelled order", loader="contains_eager")
             lazy = sum(_unloaded(c, "orders") for c in customers)
-            got = {c.id: sorted(o.id for o in c.orders) for c in customers}
+            got = _read(rec, "customer.orders", lambda: {c.id: sorted(o.id for o in c.orders) for c in customers})
             statuses = {o.status for c in customers for o in c.orders}
         got_ids = [c.id for c in customers]
     sql = sql_listing(rec)
