@@ -9,7 +9,15 @@ import warnings
 
 import pytest
 from sqlalchemy import DateTime, ForeignKey, Index, String, func, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, noload, raiseload, relationship, selectinload
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    noload,
+    raiseload,
+    relationship,
+    selectinload,
+)
 
 from sqlacourse import check
 from sqlacourse.grading import Feedback
