@@ -59,6 +59,8 @@ def test_grader_kills_its_mutants(exercise, record_property):
         problems += [f"equivalent entry names no mutant: {m!r}" for m in listed if m not in ids]
     for name, (text, killers) in spec.REQUIREMENTS.get(exercise, {}).items():
         linked = [o for o in report.outcomes if any(spec.matches(k, o.mutant) for k in killers)]
+        problems += [f"requirement {name!r} names a mutant that does not exist: {k!r}" for k in killers
+                     if not any(spec.matches(k, o.mutant) for o in report.outcomes)]
         if not linked:
             problems.append(f"requirement {name!r} ({text}) has no mutant: {killers}")
         for o in linked:

@@ -245,9 +245,10 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
                 if len(node.args) > 1:
                     yield (f"{owner}: options drop {_unparse(arg, 40)}", lambda n, p, i=i: n.args.pop(i))
         if fname in LOADERS + ("contains_eager", "raiseload"):
+            wildcard = any(isinstance(a, ast.Constant) and a.value == "*" for a in node.args)
             for other in LOADERS + ("raiseload",):
-                if other == fname:
-                    continue
+                if other == fname or (wildcard and other in ("joinedload", "subqueryload")):
+                    continue  # joinedload("*") eagerly joins the whole schema: slow, and no one writes it
 
                 def swap(n, p, other=other):
                     if isinstance(n.func, ast.Name):

@@ -380,8 +380,6 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
                          ["strict_orders.stmt: options drop raiseload('*')",
                           "strict_orders.stmt: drop .options(selectinload(Order.items), raiseload('*'))",
                           "strict_orders.stmt: raiseload('*') -> selectinload",
-                          "strict_orders.stmt: raiseload('*') -> joinedload",
-                          "strict_orders.stmt: raiseload('*') -> subqueryload",
                           "strict_orders.stmt: raiseload('*') -> lazyload",
                           "strict_orders.stmt: raiseload('*') -> noload", "raiseload on Order.customer only"]),
         "objects": ("returns Order objects", ["strict_orders: .scalars() -> .execute()"]),
