@@ -56,6 +56,7 @@ def carts(cascade: str, unique_fk: bool = False):
     return Cart
 
 
+@pytest.mark.filterwarnings("ignore:The 'delete-orphan' cascade option requires 'delete'")
 @pytest.mark.parametrize("cascade", ["delete-orphan", "delete"])
 def test_cart_orphans_cascade_without_save_update_is_feedback_not_a_crash(cascade):
     rejected(check("04-cart-orphans", carts(cascade)), "save-update")
@@ -112,6 +113,16 @@ def test_count_customers_does_not_say_counted_in_python_when_no_rows_were_fetche
     fb = check("00-count-customers", count_with_sum)
     rejected(fb, "has no COUNT")
     assert "in Python" not in fb.message, fb
+
+
+def count_returns_an_expired_customer(session):  # a commit expired the object the grader describes
+    customer = session.scalars(select(Customer)).first()
+    session.commit()
+    return customer
+
+
+def test_count_customers_describes_an_expired_object_without_crashing():
+    rejected(check("00-count-customers", count_returns_an_expired_customer), "should return a number")
 
 
 def test_count_customers_rejects_the_highest_id():

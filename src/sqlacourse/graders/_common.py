@@ -116,3 +116,13 @@ def expect_string(table, name: str, length: int | None, *, nullable: bool | None
         want = "optional (NULL allowed): Mapped[str | None]" if nullable else \
             "required (NOT NULL): Mapped[str], without None"
         raise Fail(f"{table.name}.{name} should be {want}.")
+
+
+def safe_repr(value: Any, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width``; an ORM object whose repr cannot load its attributes
+    (expired, its session closed) is shown by its type instead of crashing the grader."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from ..grading import Grading
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile
-from ._common import run_with_session, sql_listing
+from ._common import run_with_session, safe_repr, sql_listing
 
 LESSON = "00-orientation"
 
@@ -41,7 +41,7 @@ def count_customers(candidate, g: Grading) -> str:
     if isinstance(result, bool) or not isinstance(result, int):
         raise Fail(
             f"The function should return a number (an int), and it returned "
-            f"{type(result).__name__} {result!r:.80}.",
+            f"{type(result).__name__} {safe_repr(result, 80)}.",
             "session.scalar(...) returns the value itself; session.execute(...) returns rows.",
         )
     if rec.count == 0:

@@ -21,7 +21,7 @@ from ..grading import Grading
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, Review
-from ._common import sql_listing
+from ._common import safe_repr, sql_listing
 
 LESSON = "02-sessions"
 
@@ -213,7 +213,7 @@ def grade_set_statuses(candidate, g: Grading) -> str:
         before = _statuses(engine, list(range(1, 9)))
         good = {oid: _other_status(before[oid]) for oid in (1, 2, 3)}
         with record_queries(engine) as rec:
-            g.call(candidate, sessionmaker(engine), dict(good))
+            returned = g.call(candidate, sessionmaker(engine), dict(good))
         after_good = _statuses(engine, [1, 2, 3])
 
         bad_status = {4: _other_status(before[4]), 5: _other_status(before[5]), 6: "lost"}
@@ -268,6 +268,10 @@ def grade_set_statuses(candidate, g: Grading) -> str:
     if rec.commits != 1:
         raise Fail(f"{_plural(rec.commits, 'commit')} for one batch of 3 changes: commit once, at "
                    "the end.", sql=sql_listing(rec))
+    if returned is not None:
+        raise Fail(f"The statuses were changed correctly, but the function returned a {type(returned).__name__}; "
+                   "the task says it returns nothing (None): the caller learns of a failure from the "
+                   "exception, not from a return value.")
     n_upd = len(rec.of_kind("UPDATE"))
     return (f"3 statuses changed with {_plural(n_upd, 'UPDATE')} and one COMMIT; both failing "
             f"batches raised ({_error_name(outcome_bad['error'])}, "
@@ -376,20 +380,20 @@ def _review_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[tuple[int, 
     return rows, [(p1, c1), (p3, c3), (p4, c4)], (p2, c2)
 
 
-def _review_inserts(rec) -> set[tuple[Any, Any, Any]]:
-    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews."""
-    sent = set()
+def _review_inserts(rec) -> list[tuple[Any, Any, Any]]:
+    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews, in order."""
+    sent: list[tuple[Any, Any, Any]] = []
     for st in rec.of_kind("INSERT"):
         if "reviews" not in st.one_line.lower().split("(")[0]:
             continue
         batches = st.parameters if st.executemany else [st.parameters]
         for params in batches or []:
             if isinstance(params, dict):
-                sent.add((params.get("product_id"), params.get("customer_id"), params.get("rating")))
+                sent.append((params.get("product_id"), params.get("customer_id"), params.get("rating")))
             elif isinstance(params, (list, tuple)):
                 cols = [c.strip().strip('"') for c in st.one_line.split("(", 1)[1].split(")", 1)[0].split(",")]
                 row = dict(zip(cols, params))
-                sent.add((row.get("product_id"), row.get("customer_id"), row.get("rating")))
+                sent.append((row.get("product_id"), row.get("customer_id"), row.get("rating")))
     return sent
 
 
@@ -459,7 +463,7 @@ def grade_import_reviews(candidate, g: Grading) -> str:
             "committed once, with a savepoint per row to skip the refused ones.", sql=sql)
     result = outcome["result"]
     if isinstance(result, bool) or result != len(good):
-        raise Fail(f"The rows were imported correctly, but the function returned {result!r}; it "
+        raise Fail(f"The rows were imported correctly, but the function returned {safe_repr(result)}; it "
                    f"should return the number of reviews saved ({len(good)}).")
     if any(not isinstance(v, dt.datetime) or v.tzinfo is None for v in stamps):
         raise Fail("created_at was not an aware UTC datetime (a naive dt.datetime.now(), or no value): "
@@ -474,6 +478,10 @@ def grade_import_reviews(candidate, g: Grading) -> str:
             "code checked the rules in Python. The task is to let the database refuse the bad rows: "
             "send every row in its own savepoint (session.begin_nested()) and catch the IntegrityError.",
             sql=sql)
+    given = [(r["product_id"], r["customer_id"], r["rating"]) for r in rows]
+    if [t for t in sent if t in given] != given:
+        raise Fail("Every row reached the database, but not in the order given: the task asks to "
+                   "keep the valid rows in the order of `rows` (loop over them as they come).", sql=sql)
     savepoints = sum(1 for st in rec if st.kind == "SAVEPOINT")
     rolled_back_to = sum(1 for st in rec if st.one_line.upper().startswith("ROLLBACK TO"))
     if not savepoints:

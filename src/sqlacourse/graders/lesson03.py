@@ -15,7 +15,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, Statement
 from ..registry import Fail, exercise
 from ..shop import Category, Customer, CustomerProfile, Order, OrderItem, Product
-from ._common import run_with_session, sql_listing
+from ._common import run_with_session, safe_repr, sql_listing
 
 LESSON = "03-querying"
 
@@ -36,12 +36,12 @@ def _customer_ids(result: Any, what: str) -> list[int]:
             continue
         if isinstance(item, Row):
             raise Fail(
-                f"{what} returned Row objects ({tuple(item)!r:.60}), not Customer objects.",
+                f"{what} returned Row objects ({safe_repr(tuple(item))}), not Customer objects.",
                 "session.execute(...) gives rows; session.scalars(select(Customer)...) gives the "
                 "Customer objects themselves.",
             )
         raise Fail(f"{what} should return Customer objects, and the list holds "
-                   f"{type(item).__name__} values ({item!r:.40}).")
+                   f"{type(item).__name__} values ({safe_repr(item, 40)}).")
     return [c.id for c in items]
 
 
@@ -184,7 +184,7 @@ def _revenue_pairs(result: Any, what: str) -> list[tuple[Any, Decimal | None]]:
             name, total = tuple(item)
         except (TypeError, ValueError):
             raise Fail(f"{what} should return (category name, revenue) pairs; one item was "
-                       f"{item!r:.60}.") from None
+                       f"{safe_repr(item)}.") from None
         pairs.append((name, _as_money(total)))
     return pairs
 
@@ -246,7 +246,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            "Decimal: money stays exact. Return the sums as the database gives "
                            "them (session.execute(stmt).all()), without float(...); a sum over Numeric "
                            "columns in select() comes back as Decimal.",
-                           f"got {raw[:3]!r}...", sql=sql_listing(rec))
+                           f"got {safe_repr(raw[:3], 200)}...", sql=sql_listing(rec))
             if got != want:
                 raise Fail(_revenue_mismatch(what, threshold, want, got, everything),
                            f"expected {_money(want)}\ngot      {_money(got)}",

@@ -17,6 +17,7 @@ from ._common import (
     expect_string,
     mapping_errors,
     run_recorded,
+    safe_repr,
     sql_listing,
 )
 
@@ -89,10 +90,11 @@ def _error_only(err: LearnerError) -> str:
     return "\n".join(line for line in lines[start:] if not line.startswith("(Background on"))
 
 
-def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str]]:
+def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str], object]:
     """Like _common.run_recorded; also lists the statements sent outside any flush (the learner's own
     session.execute(...) / connection.execute(...)), as opposed to those the unit of work wrote."""
     error = None
+    returned: list = []
     in_flush = [False]
     outside: list[str] = []
 
@@ -111,12 +113,12 @@ def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, 
         event.listen(session, "after_flush", after_flush)
         event.listen(engine, "before_cursor_execute", on_execute)
         try:
-            g.call(fn, session, *args)
+            returned.append(g.call(fn, session, *args))
         except LearnerError as exc:
             error = exc
         finally:
             event.remove(engine, "before_cursor_execute", on_execute)
-    return rec, error, outside
+    return rec, error, outside, (returned or [None])[0]
 
 
 def _flush_recorded(engine, session: Session) -> tuple[QueryRecorder, IntegrityError | None]:
@@ -183,7 +185,7 @@ def author_books(candidate, g: Grading) -> str:
     g.call(author.books.append, first)
     if first.author is not author:
         raise Fail("After author.books.append(book), book.author is still "
-                   f"{first.author!r}: the two sides are not linked in memory.",
+                   f"{safe_repr(first.author)}: the two sides are not linked in memory.",
                    "Add back_populates=\"author\" to Author.books.")
     second = g.call(book_cls, title="The Left Hand of Darkness")
     g.call(setattr, second, "author", author)
@@ -452,7 +454,7 @@ def tag_product(candidate, g: Grading) -> str:
             other_before = _tags_of(fresh.engine, other_pid)
             existing = sorted(other_before)[0]
 
-        rec, err, outside = _run_marking_flushes(g, candidate, fresh.engine, pid, new_tag)
+        rec, err, outside, returned = _run_marking_flushes(g, candidate, fresh.engine, pid, new_tag)
         if err is not None:
             raise err
         by_hand = [s for s in outside if _writes_text(s, "product_tags")]
@@ -476,6 +478,9 @@ def tag_product(candidate, g: Grading) -> str:
             raise Fail("The tag exists already: load it, do not create a new Tag row.",
                        sql=sql_listing(rec))
         inserted = _writes(rec, "INSERT", "product_tags")
+        if returned is not None:
+            raise Fail(f"Product {pid} was tagged correctly, but the function returned a {type(returned).__name__}; "
+                       "the task says it returns nothing (None).")
 
         _, rec2, err = run_recorded(g, candidate, fresh.engine, other_pid, existing)
         if err is not None:
