@@ -362,6 +362,14 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
         yield f"{owner}: commit in every loop iteration", \
             lambda n, p: n.body.append(ast.Expr(_expr("session.commit()")))
     elif isinstance(node, ast.Return) and node.value is not None and isinstance(parents.get(node), ast.FunctionDef):
+        # what a half-finished answer returns: graders must say what is wrong, never crash
+        yield f"{owner}: return None", lambda n, p: setattr(n, "value", ast.Constant(None))
+        if ".all()" in ast.unparse(node.value):
+            yield f"{owner}: return []", lambda n, p: setattr(n, "value", ast.List([], ast.Load()))
+            yield (f"{owner}: return the list reversed",
+                   lambda n, p: setattr(n, "value", _expr(f"list(reversed({ast.unparse(n.value)}))")))
+            yield (f"{owner}: return a generator",
+                   lambda n, p: setattr(n, "value", _expr(f"(_o for _o in {ast.unparse(n.value)})")))
         if "session" in ast.unparse(parents[node].args):
             yield f"{owner}: commit before return", lambda n, p: p[n].body.insert(
                 p[n].body.index(n), ast.Expr(_expr("session.commit()")))
@@ -399,14 +407,20 @@ def generic_mutants(answer: Answer) -> list[Mutant]:
     return out
 
 
-def text_mutants(answer: Answer, edits: list[tuple[str, str, str]]) -> tuple[list[Mutant], list[str]]:
-    """The exercise's own mutants: (id, old text, new text); ``old`` must occur in the answer."""
+def text_mutants(answer: Answer, edits: list[tuple]) -> tuple[list[Mutant], list[str]]:
+    """The exercise's own mutants: (id, old text, new text), or (id, [(old, new), ...]) for several
+    edits; every ``old`` must occur in the answer."""
     out, stale = [], []
-    for mid, old, new in edits:
-        if old not in answer.source:
-            stale.append(mid)
-            continue
-        out.append(Mutant(mid, answer.source.replace(old, new)))
+    for mid, *change in edits:
+        pairs = change[0] if len(change) == 1 else [tuple(change)]   # (id, old, new) or (id, [(old, new), ...])
+        source = answer.source
+        for old, new in pairs:
+            if old not in source:
+                stale.append(mid)
+                break
+            source = source.replace(old, new)
+        else:
+            out.append(Mutant(mid, source))
     return out, stale
 
 

@@ -30,6 +30,9 @@ NO_INDEX_RULE = ("the task states no index for this column; an extra index chang
 NOT_STATED = "the task states nothing about this column's nullability or uniqueness"
 PK_OPTIONAL = ("`Mapped[int | None]` on a primary key: the column stays NOT NULL (a primary key "
                "always is) and single-row INSERTs work as before")
+GENERATOR = ("a generator over the fetched list yields the same objects in the same order; the graders "
+             "take any iterable by design (a ScalarResult or a generator is consumed inside the session), "
+             "so the task's 'list' is met in contents and order")
 STATUS_SET = ("orders.status can only be pending, paid, shipped or cancelled (CHECK constraint): "
               "none contains, or starts with, another, and none has a LIKE wildcard, so contains/"
               "startswith/LIKE match exactly the rows == matches")
@@ -142,7 +145,8 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "profile": ("its CustomerProfile with newsletter=True", ["add_customer: newsletter=True -> False",
                                                                   "no profile"]),
         "committed once": ("both rows in one transaction with one COMMIT",
-                           ["add_customer: Session.begin() -> Session()", "commit inside Session.begin()"]),
+                           ["add_customer: Session.begin() -> Session()", "commit inside Session.begin()",
+                            "a commit per row"]),
         "returns id": ("returns the new customer's id (an int)",
                        ["add_customer: drop statement session.flush()", "add_customer: drop .flush()",
                         "returns the customer object"]),
@@ -307,7 +311,7 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
     },
     "04-delete-customer": {
         "everything deleted": ("the customer and every row that refers to them",
-                               ["delete_customer: drop statement session.delete(customer)",
+                               ["Core delete of the customer alone", "delete_customer: drop statement session.delete(customer)",
                                 "delete_customer: drop statement session.delete(order)",
                                 "delete_customer: drop statement session.delete(review)"]),
         "commit": ("and commit", ["delete_customer: drop statement session.commit()"]),
@@ -464,6 +468,10 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
         ("no profile", "customer.profile = CustomerProfile(newsletter=True)", "pass"),
         ("commit inside Session.begin()", "session.flush()   ", "session.commit()  "),
         ("returns the customer object", "return customer.id", "return customer"),
+        ("a commit per row", [("with Session.begin() as session:", "with Session() as session:"),
+                              ("customer.profile = CustomerProfile(newsletter=True)", "pass"),
+                              ("session.flush()", "session.commit(); session.add(CustomerProfile("
+                               "customer_id=customer.id, newsletter=True)); session.commit()")]),
     ],
     "02-set-statuses": [
         ("errors swallowed", "with Session.begin() as session:",
@@ -493,6 +501,8 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
          "return [c for c in session.scalars(select(Customer).order_by(Customer.id)).all() if not c.orders]"),
     ],
     "03-page-after": [
+        ("no None case: id > (last_id or 0)", [("if last_id is not None:\n        stmt = stmt.where(Customer.id > last_id)",
+                                                "stmt = stmt.where(Customer.id > (last_id or 0))")]),
         ("OFFSET instead of keyset", "stmt = stmt.where(Customer.id > last_id)", "stmt = stmt.offset(last_id)"),
     ],
     "03-safe-search": [
@@ -523,6 +533,10 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
          "product.tags.append(tag)"),
     ],
     "04-delete-customer": [
+        ("Core delete of the customer alone", [
+            ("session.delete(order)", "pass"), ("session.delete(review)", "pass"),
+            ("session.delete(customer)", "session.execute(__import__('sqlalchemy').delete(Customer)"
+             ".where(Customer.id == customer_id))")]),
         ("every order deleted", "for order in customer.orders:",
          "for order in session.scalars(select(type(customer.orders[0]))).all():"),
     ],
@@ -577,6 +591,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
             "is all the task asks (it names no exception class)",
     },
     "03-customers-in-country": {
+        ("customers_in: return a generator",): GENERATOR,
         ("customers_in: commit before return",): COMMIT_READ,
         ("customers_in.stmt: Customer.country == country -> .contains()",
          "customers_in.stmt: Customer.country == country -> .like()",
@@ -586,6 +601,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
             "codes equal to it",
     },
     "03-category-revenue": {
+        ("category_revenue: return a generator",): GENERATOR,
         ("category_revenue: commit before return",): COMMIT_READ,
         ("category_revenue.stmt: .join() -> .outerjoin()", "category_revenue.stmt: .join() -> .outerjoin() #2",
          "category_revenue.stmt: .join() -> .outerjoin() #3"):
@@ -593,9 +609,18 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
             "'cancelled' and HAVING sum >= min_revenue drop them (NULL is not true), so the result "
             "is the inner join's",
     },
-    "03-never-ordered": {("customers_without_orders: commit before return",): COMMIT_READ},
-    "03-page-after": {("page_after: commit before return",): COMMIT_READ},
-    "03-safe-search": {("search_emails: commit before return",): COMMIT_READ},
+    "03-never-ordered": {
+        ("customers_without_orders: return a generator",): GENERATOR,
+        ("customers_without_orders: commit before return",): COMMIT_READ},
+    "03-page-after": {
+        ("page_after: return a generator",): GENERATOR,
+        ("page_after: commit before return",): COMMIT_READ,
+        ("no None case: id > (last_id or 0)",): "ids are positive: id > 0 keeps every customer, so the first "
+                                                "page is the same, in one statement with WHERE, ORDER BY, LIMIT",
+    },
+    "03-safe-search": {
+        ("search_emails: return a generator",): GENERATOR,
+        ("search_emails: commit before return",): COMMIT_READ},
     "04-author-books": {
         ("Author: Mapped[int] -> Optional",): PK_OPTIONAL,
         ("Author: Mapped[str] -> Optional", "Book: Mapped[str] -> Optional", "Author.name: add unique=True",
@@ -633,8 +658,11 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
         ("delete_customer.customer: .get() -> .get_one()",):
             "the customer exists: get_one() returns it as get() does",
     },
-    "05-customers-orders": {("customers_with_orders: commit before return",): COMMIT_READ},
+    "05-customers-orders": {
+        ("customers_with_orders: return a generator",): GENERATOR,
+        ("customers_with_orders: commit before return",): COMMIT_READ},
     "05-order-lines": {
+        ("orders_with_lines: return a generator",): GENERATOR,
         ("orders_with_lines: commit before return",): COMMIT_READ,
         ("orders_with_lines.stmt: joinedload(OrderItem.product) -> selectinload",
          "orders_with_lines.stmt: joinedload(OrderItem.product) -> subqueryload",
@@ -650,6 +678,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
             "(orders.customer_id is NOT NULL, so the outer join finds the same customer)",
     },
     "05-raiseload": {
+        ("strict_orders: return a generator",): GENERATOR,
         ("strict_orders: commit before return",): COMMIT_READ,
         ("strict_orders.stmt: selectinload(Order.items) -> subqueryload",):
             "order.items loaded in 2 statements, as the task allows; it names no loader for the items",
@@ -657,6 +686,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
          "strict_orders.stmt: Order.status == status -> .startswith()"): STATUS_SET,
     },
     "05-contains-eager": {
+        ("customers_with_cancelled_orders: return a generator",): GENERATOR,
         ("customers_with_cancelled_orders: commit before return",): COMMIT_READ,
         ("customers_with_cancelled_orders.stmt: Order.status == 'cancelled' -> .contains()",
          "customers_with_cancelled_orders.stmt: Order.status == 'cancelled' -> .like()",
