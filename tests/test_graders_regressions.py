@@ -129,6 +129,30 @@ def test_count_customers_rejects_the_highest_id():
     rejected(check("00-count-customers", count_with_max_id), "Expected")
 
 
+def import_commits_each_row(Session, rows):
+    from sqlalchemy import exc
+
+    from sqlacourse.shop import Review
+
+    saved = 0
+    with Session.begin() as session:
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.add(Review(**row, created_at=dt.datetime.now(dt.timezone.utc)))
+            except exc.IntegrityError:
+                continue
+            saved += 1
+            session.commit()
+    return saved
+
+
+def test_import_reviews_names_a_commit_inside_begin_not_savepoints():
+    fb = check("02-import-reviews", import_commits_each_row)
+    rejected(fb, "inside `with Session.begin()")
+    assert "savepoint" not in fb.message.lower(), fb
+
+
 def never_ordered_outer_join_wrong_filter(session):
     stmt = (select(Customer).outerjoin(Customer.orders).where(Order.id.is_(None))
             .where(Order.status == "paid").order_by(Customer.id))

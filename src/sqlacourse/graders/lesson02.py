@@ -17,7 +17,7 @@ from sqlalchemy.exc import InvalidRequestError, MultipleResultsFound, NoResultFo
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import DetachedInstanceError
 
-from ..grading import Grading
+from ..grading import Grading, LearnerError
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, Review
@@ -213,7 +213,16 @@ def grade_set_statuses(candidate, g: Grading) -> str:
         before = _statuses(engine, list(range(1, 9)))
         good = {oid: _other_status(before[oid]) for oid in (1, 2, 3)}
         with record_queries(engine) as rec:
-            returned = g.call(candidate, sessionmaker(engine), dict(good))
+            try:
+                returned = g.call(candidate, sessionmaker(engine), dict(good))
+            except LearnerError as err:
+                if "closed transaction inside context manager" in err.details:
+                    raise Fail("Your code raised InvalidRequestError (\"Can't operate on closed transaction "
+                               "inside context manager\"): it called session.commit() inside `with "
+                               "Session.begin() as session:` and then used the session again. The block "
+                               "commits once by itself when it ends: don't commit inside it.",
+                               err.details, sql=sql_listing(rec)) from None
+                raise
         after_good = _statuses(engine, [1, 2, 3])
 
         bad_status = {4: _other_status(before[4]), 5: _other_status(before[5]), 6: "lost"}
@@ -438,6 +447,12 @@ def grade_import_reviews(candidate, g: Grading) -> str:
         if isinstance(error, NotImplementedError):
             g.learner_error(error)
         lost = "and nothing was saved" if after == before else f"after saving {after - before} rows"
+        if isinstance(error, InvalidRequestError) and "closed transaction inside context manager" in str(error):
+            raise Fail(
+                f"Your function raised InvalidRequestError (\"Can't operate on closed transaction inside "
+                f"context manager\") {lost}: it called session.commit() inside `with Session.begin() as "
+                "session:` and then used the session again. Commit once: the block commits by itself "
+                "when it ends.", sql=sql)
         raise Fail(
             f"Your function raised {_error_name(error)} {lost}. A row the database refuses should "
             "be skipped: run each row in its own savepoint (session.begin_nested()) and catch "
