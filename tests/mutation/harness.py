@@ -573,6 +573,7 @@ def table(reports: list[Report], backend: str) -> str:
     for r in reports:
         lines.append(f"{r.exercise:28} {r.total:7} {r.killed:6} {r.equivalent:5} {len(r.of('survived')):4} "
                      f"{len(r.of('crash')):5} {len(r.of('invalid')):7} {r.score:6.1%} {r.seconds:5.1f}")
+    notes = [f"  {r.exercise}: {n}" for r in reports for n in stale_entries(r)]
     total = sum(r.total for r in reports)
     killed = sum(r.killed for r in reports)
     equiv = sum(r.equivalent for r in reports)
@@ -580,4 +581,20 @@ def table(reports: list[Report], backend: str) -> str:
                  f"{sum(len(r.of('survived')) for r in reports):4} {sum(len(r.of('crash')) for r in reports):5} "
                  f"{sum(len(r.of('invalid')) for r in reports):7} "
                  f"{killed / max(1, total - equiv):6.1%} {sum(r.seconds for r in reports):5.1f}")
+    if notes:
+        lines += ["stale entries in tests/mutation/spec.py (the solution changed: update them):"] + notes
     return "\n".join(lines)
+
+
+def stale_entries(report: Report) -> list[str]:
+    """Text mutants whose text is gone, and ids in spec.py that no mutant has any more."""
+    from . import spec
+
+    ids = {o.mutant for o in report.outcomes}
+    out = [f"text mutant {m!r}: its text is not in the answer" for m in report.stale]
+    for listed in spec.EQUIVALENT.get(report.exercise, {}):
+        out += [f"equivalent {m!r}: no such mutant" for m in listed if m not in ids]
+    for name, (_, killers) in spec.REQUIREMENTS.get(report.exercise, {}).items():
+        out += [f"requirement {name!r}: no mutant {k!r}" for k in killers
+                if k not in report.stale and not any(spec.matches(k, i) for i in ids)]
+    return out
