@@ -53,6 +53,7 @@ def test_grader_kills_its_mutants(exercise, record_property):
             problems.append(f"equivalent (correct) mutant rejected: {o.mutant!r}: {o.message}")
         if o.warnings:
             problems.append(f"warnings reached the learner's output on {o.mutant!r}: {o.warnings}")
+    ids = {o.mutant: o for o in report.outcomes}
     for name, (text, killers) in spec.REQUIREMENTS.get(exercise, {}).items():
         linked = [o for o in report.outcomes if any(spec.matches(k, o.mutant) for k in killers)]
         if not linked:
@@ -60,6 +61,10 @@ def test_grader_kills_its_mutants(exercise, record_property):
         for o in linked:
             if o.status != "killed":
                 problems.append(f"requirement {name!r} ({text}): mutant {o.mutant!r} {o.status}: {o.message[:200]}")
+    for mutant, says in spec.CAUSES.get(exercise, {}).items():
+        o = ids.get(mutant)
+        if o is not None and says not in o.message:
+            problems.append(f"feedback for {mutant!r} should name the cause ({says!r}): {o.message[:200]}")
     survivors = [o.mutant for o in report.outcomes if o.status == "survived"]
     if report.score < MIN_SCORE:
         problems.append(f"mutation score {report.score:.1%} < {MIN_SCORE:.0%}; survivors: {survivors}")

@@ -51,7 +51,7 @@ DROPPABLE_CALLS = ("where", "filter", "filter_by", "having", "group_by", "order_
                    "outerjoin", "options", "unique", "distinct", "flush", "select_from")
 CMP_SWAP = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
             ast.Lt: ast.LtE, ast.LtE: ast.Lt}
-RESULT_SWAP = {"one_or_none": ("first", "one", "scalar"), "one": ("first",), "get_one": ("get",),
+RESULT_SWAP = {"one_or_none": ("first", "one", "scalar"), "one": ("first", "all"), "get_one": ("get",), "all": ("first",),
                "scalar_one_or_none": ("first",), "get": ("get_one",), "scalars": ("execute",)}
 
 
@@ -594,6 +594,7 @@ def stale_entries(report: Report) -> list[str]:
     out = [f"text mutant {m!r}: its text is not in the answer" for m in report.stale]
     for listed in spec.EQUIVALENT.get(report.exercise, {}):
         out += [f"equivalent {m!r}: no such mutant" for m in listed if m not in ids]
+    out += [f"cause for {m!r}: no such mutant" for m in spec.CAUSES.get(report.exercise, {}) if m not in ids]
     for name, (_, killers) in spec.REQUIREMENTS.get(report.exercise, {}).items():
         out += [f"requirement {name!r}: no mutant {k!r}" for k in killers
                 if k not in report.stale and not any(spec.matches(k, i) for i in ids)]

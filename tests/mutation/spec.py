@@ -707,3 +707,62 @@ def equivalent_reason(exercise: str, mutant: str) -> str | None:
 
 def matches(pattern: str, mutant: str) -> bool:
     return mutant.startswith(pattern[:-1]) if pattern.endswith("*") else mutant == pattern
+
+
+# The feedback must name the real cause: for these mutants, the grader's message must contain
+# the text given (a wrong cause was once reported for several of them; see issue 6).
+CAUSES: dict[str, dict[str, str]] = {
+    "00-count-customers": {"count in Python (len)": "counted them in Python",
+                           "highest id instead of COUNT": "Expected",
+                           "hard-coded number": "no SQL"},
+    "01-shipment-indexes": {"second index on tracking_code": "redundant",
+                            "Shipment.id: add index=True": "primary key"},
+    "01-timestamp-mixin": {"TimestampMixin: Mapped[dt.datetime | None] -> Mapped[dt.datetime]": "optional"},
+    "01-soft-delete": {"aware but not UTC (+02:00)": "not in UTC"},
+    "02-add-customer": {"a commit per row": "2 commits", "commit inside Session.begin()": "inside `with"},
+    "02-set-statuses": {"set_statuses: commit in every loop iteration": "inside `with Session.begin()",
+                        "missing ids skipped": "999999 does not exist"},
+    "02-import-reviews": {"import_reviews: commit in every loop iteration": "inside `with Session.begin()",
+                          "ratings checked in Python": "checked the rules in Python",
+                          "no savepoint per row": "own savepoint"},
+    "02-customer-by-name": {"customer_by_name: Customer.name == name -> .contains()": "partial match",
+                            "customer_by_name: .one_or_none() -> .first()": "MultipleResultsFound"},
+    "03-customers-in-country": {"customers_in.stmt: order_by drop term Customer.id": "tie-break",
+                                "customers_in.stmt: where moved into Python (Customer.country == country)": "no WHERE"},
+    "03-category-revenue": {"category_revenue.stmt: drop .where(Order.status != 'cancelled')": "cancelled",
+                            "category_revenue.stmt: drop .join(OrderItem.order)": "too high",
+                            "category_revenue.stmt: order_by drop term Category.name": "tie-break",
+                            "category_revenue.stmt: revenue >= min_revenue: >= -> >": ">=, not >",
+                            "revenue as float": "Decimal"},
+    "03-never-ordered": {"customers_without_orders.stmt: .outerjoin() -> .join()": "inner join",
+                         "customers_without_orders: return []": "found none",
+                         "customer.orders read in a loop": "N+1"},
+    "03-page-after": {"OFFSET instead of keyset": "filter on the id",
+                      "page_after.stmt: limit moved into Python (slice)": "no LIMIT"},
+    "03-safe-search": {"term pasted into the SQL": "SQL injection"},
+    "04-author-books": {"Author.books: drop back_populates='author'": "not linked in memory",
+                        "Book: Mapped[int] -> Optional #2": "allows NULL"},
+    "04-cart-orphans": {"Cart.lines: cascade='all, delete-orphan' -> 'delete-orphan'": "save-update",
+                        "Cart.lines: cascade='all, delete-orphan' -> 'all'": "delete-orphan",
+                        "Cart.lines: cascade='all, delete-orphan' -> 'save-update, merge, delete-orphan'":
+                            "session.delete(cart)"},
+    "04-tag-product": {"tags replaced, not appended": "lost tags", "INSERT by hand": "outside the ORM's flush",
+                       "no check for an existing tag": "already had the tag"},
+    "04-delete-customer": {"delete_customer: drop statement session.delete(order)": "set the foreign key of orders",
+                           "Core delete of the customer alone": "refused DELETE FROM customers"},
+    "05-customers-orders": {"customers_with_orders.stmt: selectinload(Customer.orders) -> noload": "noload",
+                            "customers_with_orders.stmt: selectinload(Customer.orders) -> subqueryload": "subqueryload",
+                            "customers_with_orders.stmt: selectinload(Customer.orders) -> joinedload": ".unique()"},
+    "05-order-lines": {"orders_with_lines.stmt: drop chained .joinedload(...)": "item.product was loaded lazily",
+                       "orders_with_lines.stmt: joinedload(OrderItem.product) -> noload": "noload"},
+    "05-order-customer": {"order_with_customer.stmt: drop .options(joinedload(Order.customer, innerjoin=...)":
+                          "lazy"},
+    "05-raiseload": {"strict_orders.stmt: raiseload('*') -> noload": "noload",
+                     "strict_orders.stmt: raiseload('*') -> selectinload": "loaded other relationships",
+                     "strict_orders.stmt: raiseload('*') -> lazyload": "lazy SELECT instead of raising",
+                     "raiseload on Order.customer only": "raiseload('*')"},
+    "05-contains-eager": {"customers_with_cancelled_orders.stmt: contains_eager(Customer.orders) -> noload": "noload",
+                          "customers_with_cancelled_orders.stmt: contains_eager(Customer.orders) -> joinedload":
+                              "joined 2 times",
+                          "customers_with_cancelled_orders: return []": "no SQL"},
+}

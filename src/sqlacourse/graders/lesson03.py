@@ -159,16 +159,16 @@ def grade_customers_in_country(candidate, g: Grading) -> str:
 # --------------------------------------------------------------------------
 # 03-category-revenue
 # --------------------------------------------------------------------------
-def _expected_revenue(s, min_revenue: Decimal) -> list[tuple[str, Decimal]]:
+def _expected_revenue(s, min_revenue: Decimal, *, cancelled: bool = False) -> list[tuple[str, Decimal]]:
     revenue = func.sum(OrderItem.quantity * OrderItem.unit_price)
-    rows = s.execute(
+    stmt = (
         select(Category.name, revenue)
         .join(Product, Product.category_id == Category.id)
         .join(OrderItem, OrderItem.product_id == Product.id)
         .join(Order, Order.id == OrderItem.order_id)
-        .where(Order.status != "cancelled")
         .group_by(Category.id, Category.name)
-    ).all()
+    )
+    rows = s.execute(stmt if cancelled else stmt.where(Order.status != "cancelled")).all()
     pairs = [(name, _as_money(total)) for name, total in rows]
     pairs = [p for p in pairs if p[1] is not None and p[1] >= min_revenue]
     return sorted(pairs, key=lambda p: (-p[1], p[0]))
@@ -234,6 +234,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
         with fresh.Session() as s:
             expected = {t: _expected_revenue(s, t) for t in thresholds}
             everything = dict(_expected_revenue(s, Decimal("-1")))
+            with_cancelled = dict(_expected_revenue(s, Decimal("-1"), cancelled=True))
         sql = ""
         for threshold, want in expected.items():
             what = f"category_revenue(session, Decimal({str(threshold)!r}))"
@@ -248,7 +249,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            "columns in select() comes back as Decimal.",
                            f"got {safe_repr(raw[:3], 200)}...", sql=sql_listing(rec))
             if got != want:
-                raise Fail(_revenue_mismatch(what, threshold, want, got, everything),
+                raise Fail(_revenue_mismatch(what, threshold, want, got, everything, with_cancelled),
                            f"expected {_money(want)}\ngot      {_money(got)}",
                            sql=sql_listing(rec))
             stmt = _one_select(rec, what)
@@ -278,12 +279,18 @@ def grade_category_revenue(candidate, g: Grading) -> str:
     return f"grouped, filtered and sorted by the database in 1 statement: {sql}"
 
 
-def _revenue_mismatch(what: str, threshold: Decimal, want, got, everything) -> str:
+def _revenue_mismatch(what: str, threshold: Decimal, want, got, everything, with_cancelled) -> str:
     wanted = dict(want)
-    if any(total is not None and name in everything and total > everything[name]
-           for name, total in got):
+    too_high = [(name, total) for name, total in got
+                if total is not None and name in everything and total > everything[name]]
+    if too_high and all(total == with_cancelled.get(name) for name, total in too_high):
         return (f"{what}: the totals include cancelled orders. Leave them out with a WHERE on "
                 "Order.status, before grouping.")
+    if too_high or (got and not any(name in everything for name, _ in got)):
+        return (f"{what}: the totals are too high, more than even all orders of the category: rows "
+                "are counted several times or summed across categories. Join Category -> Product -> "
+                "OrderItem -> Order along the relationships (each join with its ON condition) and "
+                "GROUP BY the category.")
     if sorted(got, key=str) == sorted(want, key=str):
         return f"{what}: the right categories in the wrong order: highest revenue first, then by name."
     differ = [(name, wanted[name], total) for name, total in got

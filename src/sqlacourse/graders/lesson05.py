@@ -336,6 +336,8 @@ def grade_raiseload(candidate, g: Grading) -> str:
                            f"{len(got_ids)} orders{' (not sorted)' if sorted(got_ids) == order_ids else ''}.",
                            sql=sql_listing(rec))
             _require_order_by(rec, f"{status} orders", "add .order_by(Order.id) to the query")
+            lazy_items = sum(_unloaded(o, "items") for o in orders)
+            before_items = rec.count
             try:
                 got_items = sum(len(o.items) for o in orders)
             except InvalidRequestError:
@@ -362,8 +364,13 @@ def grade_raiseload(candidate, g: Grading) -> str:
                     outcomes[name] = "raised" if "raise" in str(exc) else f"error: {exc}"
     sql = sql_listing(rec)
     if loading > 2:
+        if lazy_items and loading > before_items:
+            raise Fail(f"At most 2 statements expected to load the orders and their items, {loading} "
+                       "emitted: order.items was loaded one order at a time (N+1).", sql=sql)
         raise Fail(f"At most 2 statements expected to load the orders and their items, {loading} "
-                   "emitted: order.items was loaded one order at a time (N+1).", sql=sql)
+                   "emitted by your query: it loaded other relationships too (an eager loader for '*' "
+                   "or for more than order.items). Load only order.items; every other relationship "
+                   "should raise: raiseload('*').", sql=sql)
     for name, outcome in outcomes.items():
         if outcome == "lazy":
             hint_ = ("raiseload(Order.customer) names only that relationship; raiseload('*') covers all "
@@ -413,6 +420,9 @@ def grade_contains_eager(candidate, g: Grading) -> str:
         got_ids = [c.id for c in customers]
     sql = sql_listing(rec)
     want_ids = sorted(expected)
+    if rec.count == 0:
+        raise Fail("Your function sent no SQL: the customers and their cancelled orders must come from "
+                   "one query (a join to orders, filtered, with contains_eager).", sql=sql)
     if rec.count != 1:
         if lazy:
             why = f"customer.orders was not filled by your query, so {lazy} customers lazy-loaded it"
@@ -431,6 +441,9 @@ def grade_contains_eager(candidate, g: Grading) -> str:
         raise Fail("Each customer once, sorted by id, expected: add .order_by(Customer.id) "
                    "(and .unique() on the result).", sql=sql)
     _require_order_by(rec, "customers", "add .order_by(Customer.id) to the query")
+    if not statuses and any(expected.values()):
+        raise Fail("Every customer.orders is empty, and no SQL loaded them: noload() (deprecated) leaves a "
+                   "relationship empty. Fill it from your join with contains_eager(Customer.orders).", sql=sql)
     if statuses != {"cancelled"}:
         raise Fail("customer.orders holds all of the customer's orders, not only the cancelled ones "
                    f"(statuses seen: {', '.join(sorted(statuses))}): the collection must come from "
