@@ -493,6 +493,10 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
         ("returns the number of rows given", "return saved", "return len(rows)"),
     ],
     "03-category-revenue": [
+        ("ORDER BY the labels", [('select(Category.name, revenue.label("revenue"))',
+                                  'select(Category.name.label("category"), revenue.label("revenue"))'),
+                                 (".order_by(revenue.desc(), Category.name)",
+                                  '.order_by(_mut_sa.desc("revenue"), "category")')]),
         ("revenue as float", "return session.execute(stmt).all()",
          "return [(name, float(total)) for name, total in session.execute(stmt).all()]"),
     ],
@@ -603,6 +607,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
     "03-category-revenue": {
         ("category_revenue: return a generator",): GENERATOR,
         ("category_revenue: commit before return",): COMMIT_READ,
+        ("ORDER BY the labels",): "ORDER BY revenue DESC, category names the same sort through the SELECT's labels",
         ("category_revenue.stmt: .join() -> .outerjoin()", "category_revenue.stmt: .join() -> .outerjoin() #2",
          "category_revenue.stmt: .join() -> .outerjoin() #3"):
             "the rows an outer join adds have NULL orders.status / NULL sums: WHERE status != "

@@ -374,9 +374,10 @@ def shipment_indexes(candidate, g: Grading) -> str:
     for i, (name_a, cols_a) in enumerate(keyed):
         for name_b, cols_b in keyed[i + 1:]:
             if cols_a == cols_b:
+                why = (" unique=True already gives tracking_code its index." if cols_a == ["tracking_code"]
+                       else "")
                 raise Fail(f"Two indexes on the same columns {cols_a} ({name_a or 'unnamed'} and "
-                           f"{name_b or 'unnamed'}): one is redundant. unique=True already gives "
-                           "tracking_code its index.", sql=ddl)
+                           f"{name_b or 'unnamed'}): one is redundant.{why}", sql=ddl)
     if any(c == ["id"] for c in cols.values()):
         raise Fail("There is an index on the primary key 'id', which is indexed already: "
                    "remove index=True from it.", sql=ddl)

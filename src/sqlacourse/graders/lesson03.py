@@ -268,8 +268,10 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            ".order_by(...) to the query.", sql=sql_listing(rec))
             order_by = stmt.clause("ORDER BY")
-            tie = re.search(r"\bNAME\b(\s+(ASC|DESC))?", order_by)
-            if not tie or tie.group(2) == "DESC":
+            # the name column, or the label the query gave it (SELECT categories.name AS category ...)
+            labels = ["NAME"] + re.findall(r"\bNAME\s+AS\s+\"?(\w+)", stmt.one_line.upper())
+            tie = re.search(rf"\b({'|'.join(labels)})\b\"?(\s+(ASC|DESC))?", order_by)
+            if not tie or tie.group(3) == "DESC":
                 raise Fail(f"{what}: the order is right this time, but the ORDER BY has no "
                            "tie-break by name (A to Z): two categories with the same revenue would come "
                            "back in whatever order the database meets them. Sort by revenue, highest "
