@@ -260,3 +260,61 @@ def test_grading_prints_no_warnings(capsys):
     assert not fb.passed and not fb.message.startswith(CRASH), fb
     assert [str(w.message) for w in caught] == []
     assert capsys.readouterr().err == ""
+
+
+# -- correct spellings the stricter checks must still accept ---------------------
+def import_with_core_insert(Session, rows):  # a Core INSERT per row, each in its savepoint
+    from sqlalchemy import exc, insert
+
+    from sqlacourse.shop import Review
+
+    saved = 0
+    now = dt.datetime.now(dt.timezone.utc)
+    with Session.begin() as session:
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(Review), [dict(row, created_at=now)])
+            except exc.IntegrityError:
+                continue
+            saved += 1
+    return saved
+
+
+def revenue_by_labels(session, min_revenue):  # the tie-break through the SELECT's labels
+    from sqlalchemy import desc
+
+    revenue = func.sum(OrderItem.quantity * OrderItem.unit_price).label("revenue")
+    stmt = (select(Category.name.label("category"), revenue).join(Category.products).join(Product.order_items)
+            .join(OrderItem.order).where(Order.status != "cancelled").group_by(Category.id, Category.name)
+            .having(revenue >= min_revenue).order_by(desc("revenue"), "category"))
+    return session.execute(stmt).all()
+
+
+def review_with_unbounded_string_body():
+    from sqlalchemy import CheckConstraint, UniqueConstraint
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Review(Base):
+        __tablename__ = "reviews"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        product_sku: Mapped[str] = mapped_column(String(20))
+        reviewer: Mapped[str] = mapped_column(String(100))
+        rating: Mapped[int]
+        body: Mapped[str | None]  # String() without a length: text of any length
+        __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5"), UniqueConstraint("product_sku", "reviewer"))
+
+    _KEEP.append(Review)
+    return Review
+
+
+@pytest.mark.parametrize("exercise, make", [
+    ("02-import-reviews", lambda: import_with_core_insert),
+    ("03-category-revenue", lambda: revenue_by_labels),
+    ("01-review-constraints", review_with_unbounded_string_body),
+])
+def test_stricter_graders_still_accept_other_correct_spellings(exercise, make):
+    fb = check(exercise, make())
+    assert fb.passed, fb

@@ -292,7 +292,10 @@ def review_constraints(candidate, g: Grading) -> str:
     expect_string(table, "reviewer", 100, nullable=False)
     _expect_type(table.c.rating, Integer, "an Integer")
     _expect_nullable(table.c.rating, False)
-    expect_string(table, "body", None, nullable=True)
+    body = table.c.body
+    if not (isinstance(body.type, Text) or (isinstance(body.type, String) and body.type.length is None)):
+        raise Fail(f"'body' should be text of any length (Text, or String without a length), it is {body.type!r}.")
+    _expect_nullable(body, True)
     for single in ("product_sku", "reviewer"):
         if _is_unique(table, single):
             raise Fail(f"{single!r} alone is unique, so a reviewer could review only one "

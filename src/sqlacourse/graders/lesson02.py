@@ -390,19 +390,28 @@ def _review_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[tuple[int, 
 
 
 def _review_inserts(rec) -> list[tuple[Any, Any, Any]]:
-    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews, in order."""
+    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews, in order
+    (one row per INSERT, executemany batches, or several rows in one INSERT ... VALUES (...), (...))."""
+    import re
+
     sent: list[tuple[Any, Any, Any]] = []
     for st in rec.of_kind("INSERT"):
-        if "reviews" not in st.one_line.lower().split("(")[0]:
+        head = st.one_line.split("(", 1)
+        if len(head) < 2 or "reviews" not in head[0].lower():
             continue
+        cols = [c.strip().strip('"') for c in head[1].split(")", 1)[0].split(",")]
         batches = st.parameters if st.executemany else [st.parameters]
         for params in batches or []:
+            rows: dict[int, dict[str, Any]] = {}
             if isinstance(params, dict):
-                sent.append((params.get("product_id"), params.get("customer_id"), params.get("rating")))
-            elif isinstance(params, (list, tuple)):
-                cols = [c.strip().strip('"') for c in st.one_line.split("(", 1)[1].split(")", 1)[0].split(",")]
-                row = dict(zip(cols, params))
-                sent.append((row.get("product_id"), row.get("customer_id"), row.get("rating")))
+                for key, value in params.items():
+                    m = re.fullmatch(r"(.+?)__(\d+)", key)
+                    name, n = (m.group(1), int(m.group(2))) if m else (key, 0)
+                    rows.setdefault(n, {})[name] = value
+            elif isinstance(params, (list, tuple)) and cols:
+                for n in range(len(params) // len(cols)):
+                    rows[n] = dict(zip(cols, params[n * len(cols):(n + 1) * len(cols)]))
+            sent += [(r.get("product_id"), r.get("customer_id"), r.get("rating")) for _, r in sorted(rows.items())]
     return sent
 
 
