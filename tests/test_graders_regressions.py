@@ -84,6 +84,10 @@ def lines_noload_product(session, customer_id):
     return session.scalars(stmt).all()
 
 
+def order_raiseload_customer(session, order_id):
+    return session.scalars(select(Order).where(Order.id == order_id).options(raiseload(Order.customer))).one()
+
+
 def strict_noload_items(session, status):
     stmt = (select(Order).where(Order.status == status).order_by(Order.id)
             .options(noload(Order.items), raiseload("*")))
@@ -95,6 +99,7 @@ def strict_noload_items(session, status):
     ("05-customers-orders", customers_raiseload, "raiseload"),
     ("05-order-lines", lines_noload_product, "noload"),
     ("05-raiseload", strict_noload_items, "noload"),
+    ("05-order-customer", order_raiseload_customer, "raiseload"),
 ])
 def test_loading_graders_do_not_crash_on_raiseload_or_noload(exercise, fn, says):
     rejected(check(exercise, fn), says)

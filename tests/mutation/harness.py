@@ -255,6 +255,8 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
                         n.func = _expr(f"_mut_orm.{other}")
                     else:
                         n.func.attr = other
+                    if other != "joinedload":  # innerjoin= belongs to joinedload alone
+                        n.keywords = [kw for kw in n.keywords if kw.arg != "innerjoin"]
                 yield f"{owner}: {fname}({_unparse(node.args[0], 30) if node.args else ''}) -> {other}", swap
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
                 yield f"{owner}: drop chained .{fname}(...)", lambda n, p: _replace(p, n, n.func.value)

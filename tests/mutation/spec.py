@@ -255,9 +255,7 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
     },
     "03-safe-search": {
         "bound parameter": ("the term passed as a bound parameter", ["term pasted into the SQL"]),
-        "contains": ("emails that contain the term", ["search_emails: LIKE pattern f'%{term}%' -> exact match",
-                                                      "search_emails: LIKE pattern f'%{term}%' -> prefix match",
-                                                      "search_emails: LIKE pattern f'%{term}%' -> suffix match"]),
+        "contains": ("emails that contain the term", ["search_emails: LIKE pattern *"]),
         "database searches and sorts": ("one statement: the database searches and sorts by id",
                                         ["search_emails.stmt: SQL without ORDER BY", "filtered in Python"]),
         "text()": ("the SQL written with text(), not select()", ["select() instead of text()"]),
@@ -510,13 +508,15 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
         ("OFFSET instead of keyset", "stmt = stmt.where(Customer.id > last_id)", "stmt = stmt.offset(last_id)"),
     ],
     "03-safe-search": [
-        ("term pasted into the SQL", 'text("SELECT id FROM customers WHERE email LIKE :pattern ORDER BY id")',
-         'text(f"SELECT id FROM customers WHERE email LIKE \'%{term}%\' ORDER BY id")'),
-        ("filtered in Python", 'return session.scalars(stmt, {"pattern": f"%{term}%"}).all()',
-         'return [i for i, e in session.execute(text("SELECT id, email FROM customers ORDER BY id")) if term in e]'),
-        ("select() instead of text()", 'return session.scalars(stmt, {"pattern": f"%{term}%"}).all()',
-         'return session.scalars(select(Customer.id).where(Customer.email.like(f"%{term}%"))'
-         '.order_by(Customer.id)).all()'),
+        # written to apply to the answer with or without an ESCAPE clause and an escaped term
+        ("term pasted into the SQL", 'text("SELECT id FROM customers WHERE email LIKE :pattern',
+         'text(f"SELECT id FROM customers WHERE email LIKE \'%{term}%\''),
+        ("filtered in Python", "return session.scalars(stmt, ",
+         'return [i for i, e in session.execute(text("SELECT id, email FROM customers ORDER BY id")) '
+         "if term in e]\n    session.scalars(stmt, "),
+        ("select() instead of text()", "return session.scalars(stmt, ",
+         "return session.scalars(select(Customer.id).where(Customer.email.contains(term, autoescape=True))"
+         ".order_by(Customer.id)).all()\n    session.scalars(stmt, "),
     ],
     "04-author-books": [
         ("no ForeignKey on author_id", 'mapped_column(ForeignKey("authors.id"))', "mapped_column()"),
@@ -669,6 +669,9 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
     "05-order-lines": {
         ("orders_with_lines: return a generator",): GENERATOR,
         ("orders_with_lines: commit before return",): COMMIT_READ,
+        ("orders_with_lines.stmt: drop innerjoin=True", "orders_with_lines.stmt: innerjoin=True -> False"):
+            "order_items.product_id is NOT NULL: the outer join finds the same product for every item, "
+            "in the same statements (for an answer that writes innerjoin=True)",
         ("orders_with_lines.stmt: joinedload(OrderItem.product) -> selectinload",
          "orders_with_lines.stmt: joinedload(OrderItem.product) -> subqueryload",
          "orders_with_lines.stmt: selectinload(Order.items) -> subqueryload"):

@@ -282,7 +282,12 @@ def grade_order_customer(candidate, g: Grading) -> str:
                            f"returned {type(order).__name__}.",
                            "session.scalars(stmt).one() or session.get(...) return the object itself.")
             lazy = _unloaded(order, "customer")
-            got_customer = order.customer.id if order.customer is not None else None
+            loaded = _read(rec, "order.customer", lambda: order.customer)
+            if loaded is None and rec.count == 1:
+                raise Fail(f"order.customer is None without any SQL, though order {ORDER_ID} has a customer: "
+                           "noload() (deprecated) silently answers None. Load it in the same statement: "
+                           "joinedload(Order.customer).", sql=sql_listing(rec))
+            got_customer = loaded.id if loaded is not None else None
         got_id = order.id
     sql = sql_listing(rec)
     if got_id != ORDER_ID:
