@@ -726,7 +726,7 @@ CAUSES: dict[str, dict[str, str]] = {
     "01-shipment-indexes": {"second index on tracking_code": "redundant",
                             "Shipment.id: add index=True": "primary key"},
     "01-timestamp-mixin": {"TimestampMixin: Mapped[dt.datetime | None] -> Mapped[dt.datetime]": "optional"},
-    "01-soft-delete": {"aware but not UTC (+02:00)": "not in UTC"},
+    "01-soft-delete": {"aware but not UTC (+02:00)": "in UTC"},
     "02-add-customer": {"a commit per row": "2 commits", "commit inside Session.begin()": "inside `with"},
     "02-set-statuses": {"set_statuses: commit in every loop iteration": "inside `with Session.begin()",
                         "missing ids skipped": "999999 does not exist"},

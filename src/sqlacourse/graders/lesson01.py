@@ -448,16 +448,14 @@ def soft_delete(candidate, g: Grading) -> str:
                 raise Fail(f"A new row should have is_deleted == False, it is {row.is_deleted!r}.")
             g.call(row.soft_delete)
             stamp = row.deleted_at
-            if not isinstance(stamp, dt.datetime) or stamp.tzinfo is None:
+            if not isinstance(stamp, dt.datetime) or stamp.utcoffset() is None:
                 raise Fail(f"soft_delete() should set deleted_at to an aware datetime, it set "
                            f"{stamp!r}.", "datetime.now(timezone.utc)")
             if stamp.utcoffset() != dt.timedelta(0):
-                raise Fail(f"soft_delete() set deleted_at to {stamp.isoformat()}, an aware time but not in "
-                           "UTC: the task asks for the current time in UTC (SQLite drops the offset, so "
-                           "this would be stored as a wrong instant).", "datetime.now(timezone.utc)")
-            if abs(dt.datetime.now(dt.timezone.utc) - stamp) > dt.timedelta(minutes=5):
-                raise Fail(f"soft_delete() set deleted_at to {stamp.isoformat()}, not the current time: "
-                           "use datetime.now(timezone.utc).")
+                raise Fail(f"soft_delete() should set deleted_at to the time in UTC, it set "
+                           f"{stamp.isoformat()} (another zone). On SQLite the offset is "
+                           "dropped, so the row would be stored with the wrong time.",
+                           "datetime.now(timezone.utc)")
             with record_queries(fresh.engine) as rec:
                 s.commit()
             if rec.of_kind("DELETE"):
@@ -468,6 +466,9 @@ def soft_delete(candidate, g: Grading) -> str:
                            "flush; no UPDATE was emitted.", sql=[st.one_line for st in rec])
             if g.call(lambda: row.is_deleted) is not True:
                 raise Fail("After soft_delete(), is_deleted should be True.")
+            if abs(dt.datetime.now(dt.timezone.utc) - stamp) > dt.timedelta(minutes=5):
+                raise Fail(f"soft_delete() set deleted_at to {stamp.isoformat()}, not the current time: "
+                           "use datetime.now(timezone.utc).")
         with Session(fresh.engine) as s:
             still = s.scalar(select(probe).where(probe.deleted_at.is_not(None)))
             if still is None:
