@@ -266,6 +266,10 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
         if fname in ("is_", "is_not") and isinstance(func, ast.Attribute):
             other = "is_not" if fname == "is_" else "is_"
             yield f"{owner}: .{fname}() -> .{other}()", lambda n, p, o=other: setattr(n.func, "attr", o)
+        if fname == "replace" and isinstance(func, ast.Attribute) and len(node.args) == 2:
+            # escaping a LIKE pattern by hand: forget one character
+            yield (f"{owner}: drop .replace({_unparse(node.args[0], 20)}, {_unparse(node.args[1], 20)})",
+                   lambda n, p: _replace(p, n, n.func.value))
         if fname == "contains" and isinstance(func, ast.Attribute):
             yield (f"{owner}: .contains() -> ==",
                    lambda n, p: _replace(p, n, ast.Compare(n.func.value, [ast.Eq()], [n.args[0]])))
@@ -375,9 +379,13 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
         if "session" in ast.unparse(parents[node].args):
             yield f"{owner}: commit before return", lambda n, p: p[n].body.insert(
                 p[n].body.index(n), ast.Expr(_expr("session.commit()")))
-    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "ORDER BY" in node.value:
-        yield f"{owner}: SQL without ORDER BY", \
-            lambda n, p: setattr(n, "value", re.sub(r"\s*ORDER BY.*", "", n.value))
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"\bSELECT\b", node.value):
+        if "ORDER BY" in node.value:
+            yield f"{owner}: SQL without ORDER BY", \
+                lambda n, p: setattr(n, "value", re.sub(r"\s*ORDER BY.*", "", n.value))
+        if re.search(r"\bESCAPE\s+'", node.value):
+            yield f"{owner}: SQL without its ESCAPE clause", \
+                lambda n, p: setattr(n, "value", re.sub(r"\s*ESCAPE\s+'[^']*'", "", n.value))
     elif isinstance(node, ast.JoinedStr):
         text = ast.unparse(node)
         if "%" in text:
