@@ -79,3 +79,20 @@ def _write_table() -> None:
     path = Path(tempfile.gettempdir()) / f"sqlacourse-mutation-{_backend()}.txt"
     path.write_text(text + "\n", encoding="utf-8")
     os.environ["SQLACOURSE_MUTATION_TABLE"] = str(path)
+
+
+# -- the harness itself can fail ---------------------------------------------------
+def test_harness_reports_an_accept_everything_grader_and_a_crashing_one(monkeypatch):
+    exercise = load_all()["03-page-after"]
+
+    monkeypatch.setattr(exercise, "grader", lambda candidate, g: "accepted")
+    lenient = harness.run_exercise("03-page-after")
+    assert lenient.score < MIN_SCORE and lenient.of("survived"), harness.table([lenient], _backend())
+
+    def crashing(candidate, g):
+        raise RuntimeError("a bug in the grader")
+
+    monkeypatch.setattr(exercise, "grader", crashing)
+    crashed = harness.run_exercise("03-page-after")
+    assert crashed.baseline.status == "crash"
+    assert len(crashed.of("crash")) == crashed.total - crashed.equivalent
