@@ -669,6 +669,7 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
     "05-order-lines": {
         ("orders_with_lines: return a generator",): GENERATOR,
         ("orders_with_lines: commit before return",): COMMIT_READ,
+        # (these two exist once the answer writes joinedload(OrderItem.product, innerjoin=True), as on branch l2)
         ("orders_with_lines.stmt: drop innerjoin=True", "orders_with_lines.stmt: innerjoin=True -> False"):
             "order_items.product_id is NOT NULL: the outer join finds the same product for every item, "
             "in the same statements (for an answer that writes innerjoin=True)",
