@@ -260,6 +260,11 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
                                         ["search_emails.stmt: SQL without ORDER BY", "filtered in Python"]),
         "text()": ("the SQL written with text(), not select()", ["select() instead of text()"]),
         "ids": ("returns a list of int ids", ["search_emails: .scalars() -> .execute()"]),
+        "wildcards literal": ("a '%' or '_' in the term matches itself, not any text",
+                              ["search_emails.escaped: drop .replace('%', '/%')",
+                               "search_emails.stmt: SQL without its ESCAPE clause"]),
+        "escape character escaped": ("the escape character in the term is escaped too",
+                                     ["search_emails.escaped: drop .replace('/', '//')"]),
     },
     # ---------------------------------------------------------------- lesson 04
     "04-author-books": {

@@ -473,6 +473,9 @@ def grade_page_after(candidate, g: Grading) -> str:
 # --------------------------------------------------------------------------
 INJECTION = "' OR 1=1 --"
 WILDCARDS = ("_", "5%")   # must match literally: 11 emails contain '_', none contains '5%'
+# An escape character in the term must be escaped too: no email contains these, and with
+# the escape character left alone '/a' reads as a plain 'a' (matching most emails).
+ESCAPE_PROBES = ("/a", "!a", "\\a")
 
 
 @exercise(
@@ -504,7 +507,7 @@ def grade_safe_search(candidate, g: Grading) -> str:
 
             cases = [(INJECTION, []), ("walker", expected("walker")),
                      ("example.org", expected("example.org"))]
-            cases += [(term, expected(term)) for term in WILDCARDS]
+            cases += [(term, expected(term)) for term in WILDCARDS + ESCAPE_PROBES]
             as_wildcards = {term: unescaped(term) for term in WILDCARDS}
         sql = ""
         for term, want in cases:
@@ -556,6 +559,12 @@ def grade_safe_search(candidate, g: Grading) -> str:
             if got != want and term in WILDCARDS and sorted(got) != want:
                 raise Fail(_wildcard_message(what, term, got, want, as_wildcards[term], rec),
                            sql=sql_listing(rec))
+            if got != want and term in ESCAPE_PROBES and sorted(got) != want:
+                raise Fail(f"{what} returned {len(got)} ids, expected {len(want)}: no email "
+                           f"contains {term!r}. The escape character itself must be escaped "
+                           "first, or the one in the term escapes the letter after it (with "
+                           "'/': term.replace('/', '//') before the other replaces).",
+                           sql=sql_listing(rec))
             if got != want:
                 msg = f"{what} returned {len(got)} ids, expected {len(want)}."
                 if sorted(got) == want:
@@ -570,6 +579,8 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "text(): write the SQL yourself, text(\"SELECT id FROM customers "
                            "WHERE email LIKE :pattern ORDER BY id\"), and pass the pattern in a "
                            "dict.", sql=sql_listing(rec))
+            if term in ESCAPE_PROBES:
+                continue
             if term in WILDCARDS:
                 escape = _escape_without_escape_clause(rec)   # right only where it is the default
                 if escape:
