@@ -54,7 +54,8 @@ def test_grader_kills_its_mutants(exercise, record_property):
         if o.warnings:
             problems.append(f"warnings reached the learner's output on {o.mutant!r}: {o.warnings}")
     ids = {o.mutant: o for o in report.outcomes}
-    for name, (text, killers) in spec.REQUIREMENTS.get(exercise, {}).items():
+    requirements = spec.REQUIREMENTS.get(exercise, {}) | spec.REQUIREMENTS_ON.get(_backend(), {}).get(exercise, {})
+    for name, (text, killers) in requirements.items():
         linked = [o for o in report.outcomes if any(spec.matches(k, o.mutant) for k in killers)]
         if not linked:
             problems.append(f"requirement {name!r} ({text}) has no mutant: {killers}")

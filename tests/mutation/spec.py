@@ -414,6 +414,52 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
                                "customers_with_cancelled_orders.stmt: order_by moved into Python (sorted)"]),
         "objects": ("returns Customer objects", ["customers_with_cancelled_orders: .scalars() -> .execute()"]),
     },
+    "08-order-total": {
+        "add the column": ("orders.total exists after upgrade", ["upgrade_total: drop statement op.add_column*"]),
+        "Numeric(10, 2)": ("a Numeric(10, 2) column", ["upgrade_total: Numeric -> Float", "upgrade_total: Numeric(...) -> Numeric(12, 4)"]),
+        "backfill every row": ("the sum of quantity * unit_price of its items for every order",
+                               ["upgrade_total: drop statement op.execute(orders.update()*", "upgrade_total.total: *",
+                                "sum of unit_price only", "sum of quantity only"]),
+        "NOT NULL": ("NOT NULL after the backfill", ["upgrade_total: drop statement batch.alter_column*",
+                                                     "upgrade_total: drop nullable=False", "upgrade_total: nullable=False -> True"]),
+        "add nullable first": ("the rows have no value yet: add nullable, then constrain", ["upgrade_total: nullable=True -> False"]),
+        "no server default": ("no server default left", ["server default 0 left"]),
+        "downgrade drops it": ("downgrade_total() drops the column", ["downgrade does nothing"]),
+    },
+    "08-split-name": {
+        "both columns": ("first_name and last_name added", ["upgrade_split: drop statement op.add_column*"]),
+        "String(100)": ("both String(100)", ["upgrade_split: sa.String(100) length + 10", "upgrade_split: sa.String(100) -> Text",
+                                             "upgrade_split: sa.String(100) length + 10 #2", "upgrade_split: sa.String(100) -> Text #2"]),
+        "filled for every row": ("every customer's two parts", ["upgrade_split: drop statement conn.execute*",
+                                                                "upgrade_split: drop statement params.append*",
+                                                                "upgrade_split: drop .where*", "upgrade_split: customers.c.id == *"]),
+        "split at the first space": ("first_name before the FIRST space, last_name all the rest",
+                                     ["split at the last space", "second word only"]),
+        "NOT NULL": ("both NOT NULL", ["upgrade_split: drop statement batch.alter_column*", "upgrade_split: drop nullable=False*",
+                                       "upgrade_split: nullable=False -> True*"]),
+        "name dropped": ("name dropped", ["upgrade_split: drop statement batch.drop_column('name')"]),
+        "downgrade restores name exactly": ("downgrade gives every customer their exact name back, NOT NULL",
+                                            ["downgrade without the space", "downgrade name nullable", "downgrade keeps first_name"]),
+    },
+    "08-expand-title": {
+        "title added": ("title added next to name", ["upgrade_title: drop statement op.add_column*"]),
+        "nullable": ("title is nullable (the old release inserts without it)", ["upgrade_title: nullable=True -> False"]),
+        "String(200)": ("title is String(200)", ["upgrade_title: sa.String(200) length + 10", "upgrade_title: sa.String(200) -> Text"]),
+        "copied": ("every product's name copied into title", ["upgrade_title: drop statement op.execute(products.update()*"]),
+        "no rename": ("no rename", ["rename instead of add"]),
+        "no table rewrite": ("no batch copy, no volatile default", ["batch copy (recreate always)"]),
+        "downgrade drops title": ("downgrade_title() drops title", ["downgrade does nothing"]),
+    },
+    "08-fk-not-valid": {
+        "the foreign key": ("fk_shipments_order_id_orders on shipments.order_id -> orders.id",
+                            ["wrong name", "references customers"]),
+        "downgrade drops it": ("downgrade_fk() drops the constraint", ["downgrade does nothing"]),
+    },
+    "08-index-concurrently": {
+        "the index": ("ix_orders_status on orders (status), not unique",
+                      ["upgrade_index: drop statement op.create_index*", "other name", "unique index", "two columns"]),
+        "downgrade drops it": ("downgrade_index() drops it", ["downgrade does nothing"]),
+    },
 }
 
 TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
@@ -555,6 +601,52 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "05-raiseload": [
         ("raiseload on Order.customer only", 'raiseload("*")', "raiseload(Order.customer)"),
+    ],
+    "08-order-total": [
+        ("sum of unit_price only", "sa.func.sum(items.c.quantity * items.c.unit_price)", "sa.func.sum(items.c.unit_price)"),
+        ("sum of quantity only", "sa.func.sum(items.c.quantity * items.c.unit_price)", "sa.func.sum(items.c.quantity)"),
+        ("server default 0 left", 'op.add_column("orders", sa.Column("total", sa.Numeric(10, 2), nullable=True))',
+         'op.add_column("orders", sa.Column("total", sa.Numeric(10, 2), nullable=True, server_default="0"))'),
+        ("downgrade does nothing", """    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("total")""", "    pass"),
+    ],
+    "08-split-name": [
+        ("split at the last space", 'first, _, last = name.partition(" ")', 'first, _, last = name.rpartition(" ")'),
+        ("second word only", 'first, _, last = name.partition(" ")', 'first, last = name.split()[:2]'),
+        ("downgrade without the space", 'customers.c.first_name + " " + customers.c.last_name',
+         'customers.c.first_name + customers.c.last_name'),
+        ("downgrade name nullable", """        batch.alter_column("name", existing_type=sa.String(100), nullable=False)
+""", ""),
+        ("downgrade keeps first_name", """        batch.drop_column("first_name")
+""", ""),
+    ],
+    "08-expand-title": [
+        ("rename instead of add", [('op.add_column("products", sa.Column("title", sa.String(200), nullable=True))',
+                                    'op.alter_column("products", "name", new_column_name="title", existing_type=sa.String(200))'),
+                                   ('    op.execute(products.update().values(title=products.c.name))\n', ''),
+                                   ('op.drop_column("products", "title")',
+                                    'op.alter_column("products", "title", new_column_name="name", existing_type=sa.String(200))')]),
+        ("batch copy (recreate always)", 'op.add_column("products", sa.Column("title", sa.String(200), nullable=True))',
+         'with op.batch_alter_table("products", recreate="always") as batch:\n'
+         '        batch.add_column(sa.Column("title", sa.String(200), nullable=True))'),
+        ("downgrade does nothing", 'op.drop_column("products", "title")', "pass"),
+    ],
+    "08-fk-not-valid": [
+        ("wrong name", 'FK_NAME = "fk_shipments_order_id_orders"', 'FK_NAME = "fk_shipments_orders"'),
+        ("references customers", [('"shipments", "orders", ["order_id"]', '"shipments", "customers", ["order_id"]'),
+                                  ('FK_NAME, "orders", ["order_id"]', 'FK_NAME, "customers", ["order_id"]')]),
+        ("downgrade does nothing", 'batch.drop_constraint(FK_NAME, type_="foreignkey")', "pass"),
+        ("PostgreSQL: no VALIDATE", '        op.execute(f"ALTER TABLE shipments VALIDATE CONSTRAINT {FK_NAME}")\n', ""),
+    ],
+    "08-index-concurrently": [
+        ("other name", 'op.create_index("ix_orders_status"', 'op.create_index("orders_status_idx"'),
+        ("unique index", '["status"], postgresql_concurrently=True)', '["status"], unique=True, postgresql_concurrently=True)'),
+        ("two columns", '["status"], postgresql_concurrently=True)', '["status", "id"], postgresql_concurrently=True)'),
+        ("no autocommit block", [("""    with op.get_context().autocommit_block():
+        op.create_index(""", """    if True:
+        op.create_index(""")]),
+        ("downgrade does nothing", 'op.drop_index("ix_orders_status", table_name="orders", postgresql_concurrently=True)', "pass"),
+        ("downgrade not concurrently", 'table_name="orders", postgresql_concurrently=True)', 'table_name="orders")'),
     ],
 }
 
@@ -709,11 +801,35 @@ EQUIVALENT: dict[str, dict[tuple[str, ...], str]] = {
             "WHERE orders.status = 'cancelled' drops the NULL rows the outer join adds: the same single "
             "join, the same rows",
     },
+    "08-order-total": {
+        ("upgrade_total: drop nullable=True",): "nullable=True is add_column's default",
+        ("upgrade_total.orders: Numeric -> Float", "upgrade_total.orders: Numeric(...) -> Numeric(12, 4)",
+         "upgrade_total.items: Numeric -> Float", "upgrade_total.items: Numeric(...) -> Numeric(12, 4)"):
+            "the types of a lightweight sa.table() only shape bound parameters; the UPDATE's SQL and result are the same",
+        ("upgrade_total: Numeric -> Float #2", "upgrade_total: Numeric(...) -> Numeric(12, 4) #2"):
+            "existing_type in alter_column(nullable=False) describes the column, it does not change it",
+    },
+    "08-split-name": {
+        ("upgrade_split: sa.String(100) length + 10 #3", "upgrade_split: sa.String(100) -> Text #3",
+         "upgrade_split: sa.String(100) length + 10 #4", "upgrade_split: sa.String(100) -> Text #4"):
+            "existing_type in alter_column(nullable=False) describes the column, it does not change it",
+    },
+    "08-expand-title": {
+        ("upgrade_title: drop nullable=True",): "nullable=True is the default of a Column",
+    },
 }
 
 
-def equivalent_reason(exercise: str, mutant: str) -> str | None:
+def equivalent_reason(exercise: str, mutant: str, backend: str | None = None) -> str | None:
     for ids, reason in EQUIVALENT.get(exercise, {}).items():
+        if mutant in ids:
+            return reason
+    return backend_equivalent(exercise, mutant, backend) if backend else None
+
+
+def backend_equivalent(exercise: str, mutant: str, backend: str) -> str | None:
+    """The reason when ``mutant`` is correct on ``backend`` only (see ``EQUIVALENT_ON``)."""
+    for ids, reason in EQUIVALENT_ON.get(backend, {}).get(exercise, {}).items():
         if mutant in ids:
             return reason
     return None
@@ -721,6 +837,65 @@ def equivalent_reason(exercise: str, mutant: str) -> str | None:
 
 def matches(pattern: str, mutant: str) -> bool:
     return mutant.startswith(pattern[:-1]) if pattern.endswith("*") else mutant == pattern
+
+
+# Equivalent on one backend only: the steps the tasks ask for on PostgreSQL alone (lock_timeout,
+# NOT VALID + VALIDATE, CONCURRENTLY) are dead code or ignored on SQLite, where the lesson says what
+# differs; and the SQLite branch is dead code on PostgreSQL. Where a step is required, the mutants
+# must be killed (REQUIREMENTS_ON).
+EQUIVALENT_ON: dict[str, dict[str, dict[tuple[str, ...], str]]] = {
+    "postgresql": {
+        "08-fk-not-valid": {
+            ("upgrade_fk: drop statement batch.create_foreign_key(FK_NAME, 'orders', ['o...",):
+                "the SQLite branch of the answer (batch mode) does not run on PostgreSQL",
+        },
+    },
+    "sqlite": {
+        "08-expand-title": {
+            ("upgrade_title: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")",):
+                "SQLite has no lock_timeout; the task asks for it on PostgreSQL only",
+        },
+        "08-fk-not-valid": {
+            ("upgrade_fk: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")",
+             "upgrade_fk: drop statement op.create_foreign_key(FK_NAME, 'shipments', 'or...",
+             "upgrade_fk: drop statement op.execute(f'ALTER TABLE shipments VALIDATE CON...",
+             "upgrade_fk: postgresql_not_valid=True -> False", "PostgreSQL: no VALIDATE"):
+                "the PostgreSQL branch of the answer does not run on SQLite",
+        },
+        "08-index-concurrently": {
+            ("upgrade_index: postgresql_concurrently=True -> False", "no autocommit block",
+             "downgrade not concurrently"):
+                "SQLite ignores postgresql_concurrently and has no transaction that CONCURRENTLY must avoid",
+        },
+    },
+}
+
+# Requirements that exist on one backend only (checked only there).
+REQUIREMENTS_ON: dict[str, dict[str, dict[str, tuple[str, list[str]]]]] = {
+    "sqlite": {
+        "08-fk-not-valid": {
+            "batch mode": ("SQLite: the foreign key added in batch mode",
+                           ["upgrade_fk: drop statement batch.create_foreign_key*"]),
+        },
+    },
+    "postgresql": {
+        "08-expand-title": {
+            "lock_timeout": ("PostgreSQL: SET lock_timeout before the ALTER TABLE",
+                             ["upgrade_title: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")"]),
+        },
+        "08-fk-not-valid": {
+            "lock_timeout": ("PostgreSQL: SET lock_timeout before the ALTER TABLE",
+                             ["upgrade_fk: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")"]),
+            "NOT VALID": ("PostgreSQL: the constraint added NOT VALID", ["upgrade_fk: postgresql_not_valid=True -> False"]),
+            "VALIDATE": ("PostgreSQL: then VALIDATE CONSTRAINT", ["PostgreSQL: no VALIDATE"]),
+        },
+        "08-index-concurrently": {
+            "CONCURRENTLY": ("PostgreSQL: CREATE INDEX CONCURRENTLY", ["upgrade_index: postgresql_concurrently=True -> False"]),
+            "autocommit block": ("PostgreSQL: outside the migration's transaction", ["no autocommit block"]),
+            "drop CONCURRENTLY": ("PostgreSQL: downgrade drops it CONCURRENTLY", ["downgrade not concurrently"]),
+        },
+    },
+}
 
 
 # The feedback must name the real cause: for these mutants, the grader's message must contain
