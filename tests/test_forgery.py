@@ -120,7 +120,7 @@ FORGERIES = {
     """,
     "patch-builtins": """
         import builtins
-        builtins.isinstance = lambda *args: True
+        builtins.divmod = lambda *args: (0, 0)
     """,
     "a-fake-sqlacourse-package-next-to-the-notebook": """
         import os, sys, importlib
@@ -137,7 +137,7 @@ FORGERIES = {
 
 @pytest.mark.parametrize("forgery", list(FORGERIES.values()), ids=list(FORGERIES))
 def test_a_forgery_from_a_cell_fails(forgery, run, tmp_path):
-    result = run_notebook(submission(tmp_path, forgery), run=run)
+    result = run_notebook(submission(tmp_path, forgery), run=run, cell_timeout=60)
     row = assert_not_passed(result)
     assert row["message"], row
 
@@ -194,7 +194,7 @@ INSIDE_THE_CANDIDATE = {
 
 @pytest.mark.parametrize("answer", list(INSIDE_THE_CANDIDATE.values()), ids=list(INSIDE_THE_CANDIDATE))
 def test_a_forgery_from_inside_the_candidate_fails(answer, run, tmp_path):
-    result = run_notebook(submission(tmp_path, answer=textwrap.dedent(answer)), run=run)
+    result = run_notebook(submission(tmp_path, answer=textwrap.dedent(answer)), run=run, cell_timeout=60)
     assert_not_passed(result)
 
 
@@ -301,6 +301,8 @@ def test_editing_the_installed_course_from_a_cell_fails_and_is_undone(tmp_path):
     assert "graders/lesson00.py" in row["message"]
     assert grader.read_bytes() == original
     assert not (root / "src" / "sqlacourse" / "evil" / "__init__.py").exists()
+    kept = grader.with_name(".lesson00.py.changed-during-grading")
+    assert "return 'forged'" in kept.read_text()  # nothing is lost, even the forgery
 
     untouched = submission(tmp_path / "next")
     done = _grade_cli(untouched, "--json", env=env, cwd=tmp_path)
