@@ -152,7 +152,6 @@ class GradingRun:
 
     def __init__(self, exercises_dir: Path | None = None) -> None:
         from .authoring import EXERCISES
-
         from .data import DATA_DIR
 
         self.package = _read_tree(PACKAGE_DIR)
