@@ -24,7 +24,9 @@ pytestmark = pytest.mark.notebooks
 EX = "00-count-customers"
 UNSOLVED = a.EXERCISES / "00-orientation.ipynb"
 SOLVED = a.SOLUTIONS / "00-orientation.ipynb"
-WRONG = "def count_customers(session):\n    return 0\n"
+WRONG = ("def count_customers(session):\n"
+         "    session.scalar(select(func.count()).select_from(Customer))\n"
+         "    return 0\n")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def submission(tmp_path: Path, *cells: str, answer: str = WRONG, check_line: str
     for offset, source in enumerate(cells):
         nb.cells.insert(check_index + offset, nbformat.v4.new_code_cell(textwrap.dedent(source)))
     folder = tmp_path / "sub"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "00-orientation.ipynb"
     a.write(nb, path)
     return path

@@ -18,9 +18,11 @@ does it, and more):
   started isolated (``python -I``: no current folder, PYTHONPATH or user site
   on ``sys.path``; the editable install's ``src/`` is dropped), so a fake
   ``sqlacourse/`` next to the notebook or an edited install is never
-  imported.  After each submission the package's files on disk are compared
-  with the snapshot; a submission that changed them fails, and they are put
-  back, so the next submission is graded by the real course.
+  imported.  The package's files on disk are compared before and after each
+  submission; a submission during which they changed fails, and they are put
+  back (the changed version kept as ``.NAME.changed-during-grading``), so the
+  next grade command also runs the real course.  Caveat for developers: an
+  edit of the package saved while a submission runs is put aside the same way.
 * **Results are authenticated.**  The kernel gets a random key per
   submission through a file it deletes before any learner code runs (never
   an environment variable); each course check publishes its result signed
@@ -186,23 +188,34 @@ class GradingRun:
             (folder / "data" / name).write_bytes(data)
         return root
 
-    def restore_package(self) -> list[str]:
-        """Compare the package on disk with the run's copy; put back what a submission
-        changed (and remove what it added).  Returns the changed file names."""
+    @staticmethod
+    def package_state() -> dict[str, bytes]:
+        """The package's files on disk now (to compare before and after a submission)."""
+        return _read_tree(PACKAGE_DIR)
+
+    @staticmethod
+    def put_back(before: dict[str, bytes]) -> list[str]:
+        """Undo what changed in the package on disk since ``before`` (taken just before a
+        submission ran): changed files get their content back, added ones are removed.
+        Nothing is lost: the version found is kept next to it as
+        ``.NAME.changed-during-grading``.  Returns the names of the changed files."""
         changed = []
         now = _read_tree(PACKAGE_DIR)
-        for name in sorted(set(now) | set(self.package)):
-            if now.get(name) != self.package.get(name):
-                changed.append(name)
-                target = PACKAGE_DIR / name
-                try:
-                    if name in self.package:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(self.package[name])
-                    else:
-                        target.unlink()
-                except OSError:
-                    pass
+        for name in sorted(set(now) | set(before)):
+            if now.get(name) == before.get(name):
+                continue
+            changed.append(name)
+            target = PACKAGE_DIR / name
+            try:
+                if name in now:
+                    target.with_name(f".{target.name}.changed-during-grading").write_bytes(now[name])
+                if name in before:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(before[name])
+                else:
+                    target.unlink()
+            except OSError:
+                pass
         if changed:
             for cache in PACKAGE_DIR.rglob("__pycache__"):
                 shutil.rmtree(cache, ignore_errors=True)
@@ -336,10 +349,11 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     dead_at: int | None = None
+    before = run.package_state()
     try:
         dead_at = _execute(nb, path, run, folder, keyfile, cell_timeout)
     finally:
-        changed = run.restore_package()
+        changed = run.put_back(before)
         shutil.rmtree(folder, ignore_errors=True)
 
     result = NotebookResult(str(path), errors=_cell_errors(nb))
@@ -369,7 +383,8 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
         result.exercises.append(row)
     if changed:
         shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
-        print(f"warning: {path} changed the course's own files ({shown}); they were put back.",
+        print(f"warning: the course's own files changed while {path} ran ({shown}); they were "
+              f"put back, the version found is kept as .NAME.changed-during-grading in {PACKAGE_DIR}.",
               file=sys.stderr)
         for row in result.exercises:
             row["passed"] = False
