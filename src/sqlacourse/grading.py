@@ -36,8 +36,8 @@ The exercises and their graders are registered in ``registry.py``.
 What in-process grading cannot do: stop C code that never returns to Python
 (a watchdog sentence tells the learner to interrupt the kernel), or survive
 ``os._exit()`` or a crash.  For those a marker file is written before each
-check and removed after it; the next import of the course or the next check
-in a new kernel says that the last check did not finish.
+check and removed after it; the next import of the course in a notebook, or
+the next check, in a new kernel says that the last check did not finish.
 """
 
 from __future__ import annotations
@@ -643,4 +643,5 @@ def _unexpected(ex: Exercise, g: Grading, exc: BaseException, limit: float) -> F
                     "please report it).", text)
 
 
-_say_unfinished()
+if "IPython" in sys.modules:  # a notebook kernel starting again: say it at once (not in scripts,
+    _say_unfinished()          # e.g. the grade command's JSON output); check() says it too
