@@ -120,6 +120,12 @@ FORGERIES = {
         import sqlacourse.graders.lesson00 as lesson00
         lesson00.count_customers.__code__ = (lambda candidate, g: "ok").__code__
     """,
+    "silence-the-fingerprint-then-patch-the-registry": """
+        import sqlacourse._gradekernel as gk
+        gk.Fingerprint.changes = lambda self: []
+        from sqlacourse.registry import REGISTRY
+        REGISTRY["00-count-customers"].grader = lambda candidate, g: "all good"
+    """,
     "patch-builtins": """
         import builtins
         builtins.divmod = lambda *args: (0, 0)

@@ -186,9 +186,10 @@ def _make_entry(key: bytes, app: Any, fingerprint: Fingerprint):
 
     dumps, new_mac = _json.dumps, _hmac.new
     feedback_str = Feedback.__str__
+    changes = Fingerprint.changes  # the function itself: replacing the method later changes nothing
 
     def grade_cell(exercise_id: str, name: str, get_candidate: Any, nonce: str) -> None:
-        problems = fingerprint.changes()
+        problems = changes(fingerprint)
         try:
             candidate = get_candidate()
         except NameError:
@@ -199,7 +200,7 @@ def _make_entry(key: bytes, app: Any, fingerprint: Fingerprint):
             fb = Feedback(exercise_id, False, f"Evaluating `{name}` raised {type(exc).__name__}.")
         else:
             fb = grade(exercise_id, candidate)
-        problems += fingerprint.changes()
+        problems += changes(fingerprint)
         passed = fb.passed is True and not problems
         message = fb.message if type(fb.message) is str else "(no message)"
         if problems:
