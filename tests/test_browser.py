@@ -145,31 +145,47 @@ def page(browser, lab, request):
     _shut_down_kernels(lab)
 
 
-KERNEL_IDLE = """() => {
-    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-    return !!k && k.status === 'idle' && w.content.model.cells.length > 0;
+# The notebook's panel, found by its path: `course.py lab` also opens lesson 00 in every new
+# workspace, so the current tab is not always the one under test.
+PANEL = """(path) => {
+    if (!window.jupyterapp) return null;
+    for (const w of window.jupyterapp.shell.widgets('main')) {
+        if (w.context && w.context.path === path) return w;
+    }
+    return null;
 }"""
 
-ALL_RAN = """() => {
-    const w = window.jupyterapp.shell.currentWidget;
+KERNEL_IDLE = """(path) => {
+    const w = (__PANEL__)(path);
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!k && k.status === 'idle' && w.content.model && w.content.model.cells.length > 0;
+}""".replace("__PANEL__", PANEL)
+
+RUN_ALL = """async (path) => {
+    const w = (__PANEL__)(path);
+    window.jupyterapp.shell.activateById(w.id);
+    await window.jupyterapp.commands.execute('notebook:run-all-cells');
+}""".replace("__PANEL__", PANEL)
+
+ALL_RAN = """(path) => {
+    const w = (__PANEL__)(path);
     const cells = w.content.model.cells;
     for (let i = 0; i < cells.length; i++) {
         const c = cells.get(i);
         if (c.type === 'code' && (c.executionCount === null || c.executionState === 'running')) return false;
     }
     return w.sessionContext.session.kernel.status === 'idle';
-}"""
+}""".replace("__PANEL__", PANEL)
 
-CELLS = """() => {
-    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+CELLS = """(path) => {
+    const cells = (__PANEL__)(path).content.model.cells;
     const out = [];
     for (let i = 0; i < cells.length; i++) {
         const c = cells.get(i).toJSON();
         if (c.cell_type === 'code') out.push(c);
     }
     return out;
-}"""
+}""".replace("__PANEL__", PANEL)
 
 
 def _shut_down_kernels(lab) -> None:
@@ -186,13 +202,16 @@ def open_notebook(page, lab, rel: str) -> None:
     """Open ``rel`` alone: a workspace of its own, reset, so no earlier tab is restored."""
     workspace = "t" + secrets.token_hex(4)
     page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{rel}?reset&token={lab['token']}")
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE, arg=rel, timeout=90_000)
+    page.notebook = rel
+    panel_id = page.evaluate(f"(path) => ({PANEL})(path).id", rel)
+    page.panel = page.locator(f"[id='{panel_id}']")  # every lookup stays inside this notebook
 
 
 def run_all(page) -> list[dict]:
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(ALL_RAN, timeout=RUN_TIMEOUT_MS, polling=500)
-    return page.evaluate(CELLS)
+    page.evaluate(RUN_ALL, page.notebook)
+    page.wait_for_function(ALL_RAN, arg=page.notebook, timeout=RUN_TIMEOUT_MS, polling=500)
+    return page.evaluate(CELLS, page.notebook)
 
 
 def _stored(path: Path, mime: str) -> int:
@@ -212,7 +231,7 @@ def test_run_all_in_jupyterlab(page, lab, path):
               if o["output_type"] == "error" and "raises-exception" not in c["metadata"].get("tags", [])]
     assert not errors, f"{rel}: error output after Run All: {errors}"
 
-    images = page.locator(".jp-RenderedImage img")
+    images = page.panel.locator(".jp-RenderedImage img")
     want_images = max(_stored(path, "image/png"),
                       sum(1 for c in cells for o in c["outputs"] if "image/png" in o.get("data", {})))
     assert images.count() == want_images, f"{rel}: {images.count()} pictures shown, {want_images} expected"
@@ -222,17 +241,15 @@ def test_run_all_in_jupyterlab(page, lab, path):
     want_diagrams = _stored(path, "text/vnd.mermaid")
     if want_diagrams:
         # JupyterLab draws Mermaid as an SVG picture: <img src="data:image/svg+xml,...">
-        diagrams = page.locator(".jp-RenderedMermaid img")
-        page.wait_for_function(
-            f"() => document.querySelectorAll('.jp-RenderedMermaid img').length >= {want_diagrams}",
-            timeout=30_000)
+        diagrams = page.panel.locator(".jp-RenderedMermaid img")
+        diagrams.nth(want_diagrams - 1).wait_for(timeout=30_000)
         for i in range(diagrams.count()):
             drawn = diagrams.nth(i).evaluate(
                 "img => img.complete && img.naturalWidth > 0 && img.src.includes('%3Cg')")
             assert drawn, f"{rel}: ER diagram {i + 1} was not drawn"
 
     checks = sum(1 for c in cells if "".join(c["source"]).lstrip().startswith("check("))
-    feedback = page.locator(".jp-OutputArea-output", has_text="passed")
+    feedback = page.panel.locator(".jp-OutputArea-output", has_text="passed")
     assert feedback.count() >= checks, f"{rel}: {checks} check() cells, {feedback.count()} feedbacks shown"
 
     assert not page.console_errors, f"{rel}: browser console errors: {page.console_errors}"
@@ -245,16 +262,16 @@ RIGHT = "def count_customers(session):\n    return session.scalar(select(func.co
 def _type_and_check(page, index: int, code: str) -> str:
     """Replace code cell ``index``'s text by typing, run it and the check under it; the
     check's rendered feedback."""
-    editor = page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".cm-content")
+    editor = page.panel.locator(".jp-CodeCell").nth(index).locator(".cm-content")
     editor.click()
     page.keyboard.press("Control+a")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(code)
     page.keyboard.press("Shift+Enter")  # run the answer; the check cell below is selected
-    page.wait_for_function(ALL_RAN, timeout=60_000, polling=300)
+    page.wait_for_function(ALL_RAN, arg=page.notebook, timeout=60_000, polling=300)
     page.keyboard.press("Shift+Enter")  # run the check
-    page.wait_for_function(ALL_RAN, timeout=60_000, polling=300)
-    output = page.locator(".jp-Notebook .jp-CodeCell").nth(index + 1).locator(".jp-OutputArea-output")
+    page.wait_for_function(ALL_RAN, arg=page.notebook, timeout=60_000, polling=300)
+    output = page.panel.locator(".jp-CodeCell").nth(index + 1).locator(".jp-OutputArea-output")
     return output.inner_text()
 
 

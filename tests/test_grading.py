@@ -62,7 +62,8 @@ def test_sqlalchemy_error_shows_the_message():
         return session.scalar(text("SELEC count(*) FROM customers"))
 
     fb = check("00-count-customers", raw)
-    assert not fb.passed and "OperationalError" in fb.message
+    # SQLite raises OperationalError, PostgreSQL ProgrammingError
+    assert not fb.passed and ("OperationalError" in fb.message or "ProgrammingError" in fb.message)
     assert "syntax error" in fb.details
 
 

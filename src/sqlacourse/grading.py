@@ -1,21 +1,56 @@
 """Grading one answer: the safe runner and the feedback.
 
 The exercises and their graders are registered in ``registry.py``.
-``grade()`` runs a grader so that nothing escapes: the learner's
-exceptions become feedback (traceback trimmed to their own cells), a run past
-the time limit is stopped, and a wrong kind of candidate gets a plain
-sentence.  Each grading works on a fresh database of its own, so a learner's
-database is never touched.
+``grade()`` (the notebook's ``check()``) runs a grader so that nothing escapes:
+
+* Any exception the learner's code raises, ``SystemExit`` and other
+  ``BaseException`` subclasses included, becomes feedback with a traceback
+  trimmed to the learner's own frames; so does one raised by the learner's
+  objects while the grader looks at them (``__repr__``, ``__eq__``, ``.all()``,
+  a metaclass).  Only Ctrl-C (``KeyboardInterrupt``) stops a check early, and
+  it too ends in feedback.
+* The time limit: at the deadline a watchdog thread raises
+  ``CandidateTimeout`` into the grading thread (``PyThreadState_SetAsyncExc``)
+  every few milliseconds for as long as learner code runs there, so a bare
+  ``except:``, even nested, gives up within a few rounds.  Learner code is any
+  frame above ``grade()`` that is not the grader's, the course's, SQLAlchemy's
+  or the standard library's, wherever the grader called it from
+  (``__repr__``, ``__ne__``, ``.all()``, a metaclass's ``__mapper__``,
+  ``exec``); grader code (creating and dropping databases) is never
+  interrupted.  On the main thread a ``SIGALRM`` (handled in C by
+  ``default_int_handler``) also wakes a call blocked in the kernel
+  (``time.sleep``, a socket); the handler is put back after each call into
+  learner code.  Nothing here depends on a signal handler the learner could
+  replace, ignore or cancel, and it works the same for a check run in another
+  thread or from code running inside an event loop.
+* A ``check()`` called from inside an answer being checked is refused.
+* On PostgreSQL every connection of the grading database carries the check's
+  tag as ``application_name``; engines the learner makes during the check get
+  it (and a ``statement_timeout``) from ``PGAPPNAME``/``PGOPTIONS``.  When the
+  check ends, every server backend with that tag is terminated, so an open
+  transaction kept in a thread or a stashed connection neither blocks dropping
+  the grading schema nor keeps running on the server.
+* A database the course cannot use (refused, wrong password, unreachable) is
+  reported as that (``Feedback.database_error``), not as the learner's fault.
+
+What in-process grading cannot do: stop C code that never returns to Python
+(a watchdog sentence tells the learner to interrupt the kernel), or survive
+``os._exit()`` or a crash.  For those a marker file is written before each
+check and removed after it; the next import of the course in a notebook, or
+the next check, in a new kernel says that the last check did not finish.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import html
 import inspect
+import itertools
 import json
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -30,7 +65,7 @@ from typing import Any
 from .registry import Exercise, Fail, load_all
 
 DEFAULT_TIMEOUT = float(os.environ.get("SQLACOURSE_CHECK_TIMEOUT", "10"))
-REPORT_ENV = "SQLACOURSE_GRADE_REPORT"
+STUCK_NOTICE_AFTER = 5.0  # seconds past the limit before saying that C code holds the kernel
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
@@ -46,6 +81,7 @@ class Feedback:
     message: str
     details: str = ""
     sql: list[str] = field(default_factory=list)
+    database_error: bool = False  # the course's database failed, not the answer
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.exercise, "passed": self.passed, "message": self.message}
@@ -89,6 +125,7 @@ class CandidateTimeout(BaseException):
     ``except Exception`` in learner code cannot swallow it)."""
 
 
+
 # --------------------------------------------------------------------------
 # Running learner code safely
 # --------------------------------------------------------------------------
@@ -106,13 +143,33 @@ def _cell_label(filename: str) -> str | None:
     return None
 
 
+_LEARNER_PSEUDO_FILES = ("<string>", "<stdin>", "<ipython-input-")
+_library_cache: dict[str, bool] = {}
+
+
 def _is_library(filename: str) -> bool:
+    """Code of the course, of an installed package or of the standard library
+    (``<string>``, code given to ``exec``, counts as the learner's)."""
+    known = _library_cache.get(filename)
+    if known is not None:
+        return known
     if filename.startswith(_PACKAGE_DIR):
-        return True
-    if filename.startswith("<") and not filename.startswith("<ipython-input-"):
-        return True  # code generated at run time, e.g. "<sqlalchemy generated _go() wrapper>"
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    return any(filename.startswith(p + os.sep + "lib") for p in prefixes) or "site-packages" in filename
+        result = True
+    elif filename.startswith("<"):
+        # e.g. "<sqlalchemy generated _go() wrapper>", "<frozen importlib._bootstrap>"
+        result = not filename.startswith(_LEARNER_PSEUDO_FILES)
+    else:
+        prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        result = (any(filename.startswith(p + os.sep + "lib") for p in prefixes)
+                  or "site-packages" in filename)
+    if len(_library_cache) < 10_000:
+        _library_cache[filename] = result
+    return result
+
+
+def _learner_frames(tb, grader_file: str = "") -> bool:
+    return any(fr.filename != grader_file and not _is_library(fr.filename)
+               for fr in traceback.extract_tb(tb))
 
 
 def learner_traceback(exc: BaseException) -> str:
@@ -126,69 +183,145 @@ def learner_traceback(exc: BaseException) -> str:
         lines.append(f"  {where}, line {fr.lineno}, in {fr.name}")
         if fr.line:
             lines.append(f"    {fr.line.strip()}")
-    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    try:
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    except BaseException:  # noqa: B036 - the learner's __str__ may raise anything
+        message = type(exc).__name__
     message = re.sub(r" at 0x[0-9a-f]+", "", message)  # object addresses change every run
     out = (["Traceback (your code only):"] + lines) if lines else []
     return "\n".join(out + [message])
 
 
-@contextlib.contextmanager
-def _deadline(g: Grading) -> Iterator[None]:
-    """Stop learner code that runs past ``g.timeout`` seconds.
+# Gradings running now, by thread id: a check() inside a check is refused, and
+# CandidateTimeout finds its grading here.
+_ACTIVE: dict[int, Grading] = {}
 
-    In the main thread a timer signal raises ``CandidateTimeout`` while learner
-    code runs (``Grading.call``); it re-fires every 0.2 s, so code that swallows
-    the first one with a bare ``except:`` is interrupted again.  Grader code
-    (setting up and dropping databases) is never interrupted: an expiry there
-    is only noted, and the next call into learner code stops at once.
-    """
-    usable = (threading.current_thread() is threading.main_thread()
-              and hasattr(signal, "setitimer") and g.timeout > 0)
-    if not usable:
-        yield
-        return
 
-    def tracer(frame, event, arg):
-        # Raised on every line of learner code: it escapes even `except: pass`.
-        if event == "line" and g.in_candidate and not _is_library(frame.f_code.co_filename):
-            raise CandidateTimeout()
-        return tracer
+def _async_raise(thread_id: int, exc_type: type[BaseException]) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
 
-    previous_trace = sys.gettrace()
-    swallowed = [0]
 
-    def on_alarm(signum, frame):
-        g.expired = True
-        if not g.in_candidate:
+class _Deadline:
+    """The time limit of one grading (see the module docstring)."""
+
+    POLL = 0.005  # seconds between the watchdog's looks at the grading thread, past the limit
+
+    def __init__(self, g: Grading, grade_frame) -> None:
+        self.g = g
+        self.grade_frame = grade_frame
+        self.thread_id = threading.get_ident()
+        self.use_signal = (threading.current_thread() is threading.main_thread()
+                           and hasattr(signal, "pthread_kill") and hasattr(signal, "SIGALRM"))
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.previous_handler: Any = None
+        self.out = sys.stdout
+
+    # -- where is the grading thread? ----------------------------------------
+    def learner_running(self, frame) -> bool:
+        """True when a frame between ``frame`` and ``grade()`` is learner code."""
+        f = frame
+        while f is not None and f is not self.grade_frame:
+            if self.g.is_learner(f.f_code.co_filename):
+                return True
+            f = f.f_back
+        return False
+
+    def should_stop(self, frame) -> bool:
+        return self.g.expired and (self.g.in_candidate > 0 or self.learner_running(frame))
+
+    def signal_ours(self) -> bool:
+        try:
+            return self.use_signal and signal.getsignal(signal.SIGALRM) is signal.default_int_handler
+        except Exception:
+            return False
+
+    def rearm(self) -> None:
+        """Put the timer signal's handler back if learner code changed it."""
+        if self.use_signal and not self.stop.is_set() and not self.signal_ours():
+            with contextlib.suppress(Exception):
+                signal.signal(signal.SIGALRM, signal.default_int_handler)
+
+    # -- the watchdog thread -------------------------------------------------
+    def watch(self) -> None:
+        g = self.g
+        if self.stop.wait(max(0.0, g._deadline_at - time.monotonic())):
             return
-        swallowed[0] += 1
-        if swallowed[0] == 2:  # the first one was caught by the learner's code
-            sys.settrace(tracer)
-            f = frame
-            while f is not None:
-                f.f_trace_lines = True
-                f.f_trace = tracer
-                f = f.f_back
-        raise CandidateTimeout()
+        g.expired = True
+        told = False
+        next_signal = 0.0
+        while not self.stop.wait(self.POLL):
+            with self.lock:  # never raise into the thread once the check has ended
+                if self.stop.is_set():
+                    return
+                frame = sys._current_frames().get(self.thread_id)
+                if frame is None:
+                    return
+                if self.should_stop(frame):
+                    # Raised at the thread's next Python instruction, again and again, so
+                    # that even nested bare excepts give up within a few rounds.
+                    _async_raise(self.thread_id, CandidateTimeout)
+                    now = time.monotonic()
+                    if now >= next_signal and self.signal_ours():
+                        # A C call blocked in the kernel (time.sleep, a socket) only returns
+                        # to Python on a signal; its handler raises KeyboardInterrupt.
+                        next_signal = now + 0.2
+                        with contextlib.suppress(Exception):
+                            signal.pthread_kill(self.thread_id, signal.SIGALRM)
+                del frame
+            if not told and time.monotonic() > g._deadline_at + STUCK_NOTICE_AFTER:
+                told = True
+                with contextlib.suppress(Exception):
+                    print(f"[sqlacourse] The check of {g.exercise.id} passed its {g.timeout:g} s limit "
+                          f"{STUCK_NOTICE_AFTER:g} s ago and your code has not returned to Python "
+                          "since (a call into C code that never ends?). The course cannot stop it: "
+                          "interrupt the kernel (the stop button), or restart it.",
+                          file=self.out, flush=True)
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, g.timeout, 0.2)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if swallowed[0] >= 2:
-            sys.settrace(previous_trace)
-            f = sys._getframe()
-            while f is not None:
-                if f.f_trace is tracer:
-                    f.f_trace = None
-                f = f.f_back
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        g = self.g
+        if g.timeout <= 0:
+            yield
+            return
+        if self.use_signal:
+            self.previous_handler = signal.signal(signal.SIGALRM, signal.default_int_handler)
+        watchdog = threading.Thread(target=self.watch, name="sqlacourse-check-watchdog", daemon=True)
+        watchdog.start()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.stop.set()
+            # A timeout raised just before the end must not escape the check.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), None)
+            if self.use_signal:
+                with contextlib.suppress(Exception):
+                    signal.signal(signal.SIGALRM, self.previous_handler or signal.SIG_DFL)
+            watchdog.join()
 
 
 class LearnerError(Fail):
     """The learner's code raised an exception."""
+
+
+def _learner_error_for(exc: BaseException) -> LearnerError:
+    if isinstance(exc, NotImplementedError):
+        return LearnerError(
+            "Not implemented yet: replace `raise NotImplementedError` with your answer, "
+            "run that cell, then run this check again."
+        )
+    name = type(exc).__name__
+    if isinstance(exc, SystemExit):
+        what = "Your code called sys.exit() (it raised SystemExit), which a check cannot accept."
+    elif not isinstance(exc, Exception):
+        what = f"Your code raised {name}, a BaseException that is not an Exception."
+    else:
+        what = f"Your code raised {name}."
+    return LearnerError(what, learner_traceback(exc))
+
+
+_counter = itertools.count(1)
 
 
 class Grading:
@@ -197,9 +330,18 @@ class Grading:
     def __init__(self, exercise: Exercise, timeout: float) -> None:
         self.exercise = exercise
         self.timeout = timeout
-        self._deadline_at: float | None = None
+        self._deadline_at: float = time.monotonic() + timeout
+        self._clock: _Deadline | None = None
         self.in_candidate = 0
         self.expired = False
+        # Marks every server-side connection this check makes (PostgreSQL application_name).
+        self.tag = f"sqlacourse-check-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        code = getattr(exercise.grader, "__code__", None)
+        self.grader_file = code.co_filename if code is not None else ""
+
+    def is_learner(self, filename: str) -> bool:
+        """Is code from ``filename`` the learner's (not the grader's or a library's)?"""
+        return filename != self.grader_file and not _is_library(filename)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call learner code; its exceptions become a ``LearnerError`` with a trimmed traceback."""
@@ -208,37 +350,160 @@ class Grading:
         self.in_candidate += 1
         try:
             return fn(*args, **kwargs)
-        except (Fail, CandidateTimeout, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            if self.expired:  # the timer signal that breaks a blocking call
+                raise CandidateTimeout() from None
             raise
-        except Exception as exc:
-            if self.expired or (self._deadline_at and time.monotonic() > self._deadline_at):
+        except (Fail, CandidateTimeout):
+            raise
+        except BaseException as exc:  # noqa: B036 - SystemExit & co. are the learner's too
+            if self.expired or time.monotonic() > self._deadline_at:
                 raise CandidateTimeout() from None  # e.g. a query interrupted at the deadline
-            self._learner_error(exc)
+            raise _learner_error_for(exc) from None
         finally:
             self.in_candidate -= 1
+            if self._clock is not None:
+                self._clock.rearm()
 
-    def learner_error(self, exc: Exception) -> None:
+    def learner_error(self, exc: BaseException) -> None:
         """Raise the feedback for an exception the learner's code raised (for graders
         that catch learner exceptions themselves)."""
-        self._learner_error(exc)
+        raise _learner_error_for(exc) from None
 
-    def _learner_error(self, exc: Exception) -> None:
-        if isinstance(exc, NotImplementedError):
-            raise LearnerError(
-                "Not implemented yet: replace `raise NotImplementedError` with your answer, "
-                "run that cell, then run this check again."
-            ) from None
-        raise LearnerError(
-            f"Your code raised {type(exc).__name__}.", learner_traceback(exc)
-        ) from None
+    _learner_error = learner_error
 
+    @contextlib.contextmanager
     def database(self, *, data: bool = True, metadata=None):
-        """A fresh database for this grading (see ``sqlacourse.fresh_database``)."""
+        """A fresh database for this grading (see ``sqlacourse.fresh_database``); on
+        PostgreSQL its connections carry this check's tag and are ended with it."""
+        from sqlalchemy import event
+
         from .lesson import fresh_database
 
-        return fresh_database(
+        with fresh_database(
             f"check_{self.exercise.id}", data=data, metadata=metadata, deadline=self._deadline_at
-        )
+        ) as fresh:
+            server_url = fresh.db.target.server_url if fresh.db.target.is_postgresql else None
+            if server_url is not None:
+                tag = self.tag
+
+                @event.listens_for(fresh.engine, "connect")
+                def _tag(dbapi_connection, _record):
+                    with dbapi_connection.cursor() as cur:
+                        cur.execute("SELECT set_config('application_name', %s, false)", (tag,))
+                    dbapi_connection.commit()
+
+            try:
+                yield fresh
+            finally:
+                if server_url is not None:
+                    terminate_tagged(server_url, self.tag)
+
+
+def terminate_tagged(server_url, tag: str) -> int:
+    """End every PostgreSQL backend whose application_name is ``tag`` (but this one)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(server_url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.begin() as conn:
+            return len(conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :tag AND pid <> pg_backend_pid()"), {"tag": tag}).all())
+    except Exception:
+        return 0
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _tagged_environment(g: Grading, limit: float) -> Iterator[None]:
+    """During the check, engines the learner makes on PostgreSQL carry the check's tag and a
+    statement timeout (libpq reads PGAPPNAME and PGOPTIONS; the course's own engines set
+    their options explicitly)."""
+    saved = {k: os.environ.get(k) for k in ("PGAPPNAME", "PGOPTIONS")}
+    os.environ["PGAPPNAME"] = g.tag
+    os.environ["PGOPTIONS"] = f"-c statement_timeout={int(limit * 1000) + 1000}"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _postgres_server_url():
+    from .backend import CourseDatabaseError, current_target, parse_target
+
+    try:
+        if parse_target(None).is_postgresql:
+            return current_target().server_url
+    except CourseDatabaseError:
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------
+# Checks that never finished (os._exit, a crash, a kernel restarted mid-check)
+# --------------------------------------------------------------------------
+def _marker_dir() -> Path:
+    from .progress_store import progress_file
+
+    return progress_file().parent / "running-checks"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _write_marker(exercise_id: str) -> Path | None:
+    try:
+        folder = _marker_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{os.getpid()}-{threading.get_ident()}.json"
+        path.write_text(json.dumps({"exercise": exercise_id, "pid": os.getpid(),
+                                    "started": time.strftime("%H:%M:%S")}), encoding="utf-8")
+        return path
+    except Exception:
+        return None
+
+
+def unfinished_checks() -> list[str]:
+    """Sentences about checks whose kernel stopped before they finished (each said once)."""
+    try:
+        markers = sorted(_marker_dir().glob("*.json"))
+    except Exception:
+        return []
+    notes = []
+    for path in markers:
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(info["pid"])
+            if pid == os.getpid() or _alive(pid):
+                continue
+            path.unlink()
+            notes.append(
+                f"[sqlacourse] Your last check of {info['exercise']} (started {info['started']}) did "
+                "not finish: the kernel stopped while your code ran (os._exit(), a crash, code that "
+                "never returned to Python, or a restart). It was not graded: run the check again.")
+        except Exception:
+            with contextlib.suppress(Exception):
+                path.unlink()
+    return notes
+
+
+def _say_unfinished() -> None:
+    for note in unfinished_checks():
+        print(note, flush=True)
 
 
 def _describe(obj: Any) -> str:
@@ -276,21 +541,42 @@ def _check_kind(ex: Exercise, candidate: Any) -> str | None:
 def _record(feedback: Feedback) -> None:
     from . import progress_store as progress
 
-    progress.record_check(feedback.exercise, feedback.passed)
-    report = os.environ.get(REPORT_ENV)
-    if report:
-        with open(report, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(feedback.as_dict()) + "\n")
+    with contextlib.suppress(Exception):
+        progress.record_check(feedback.exercise, feedback.passed)
+
+
+def _database_problem(exc: BaseException) -> str | None:
+    """The sentence for a database the course cannot reach or use, else None."""
+    from .backend import CourseDatabaseError
+
+    if isinstance(exc, CourseDatabaseError):
+        return str(exc)
+    try:
+        from sqlalchemy.exc import DBAPIError
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or "connect" in str(exc.orig).lower()):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"The course database stopped answering during the check: {first}"
+    return None
 
 
 def grade(exercise_id: str, candidate: Any, *, timeout: float | None = None) -> Feedback:
-    """Grade ``candidate`` for ``exercise_id``; never raises (but lets Ctrl-C through)."""
+    """Grade ``candidate`` for ``exercise_id``; never raises (Ctrl-C ends it with feedback)."""
+    _say_unfinished()
     registry = load_all()
-    ex = registry.get(exercise_id) if isinstance(exercise_id, str) else None
+    ex = registry.get(exercise_id) if type(exercise_id) is str else None
     if ex is None:
         known = ", ".join(sorted(registry)) or "none"
-        return Feedback(str(exercise_id), False,
-                        f"There is no exercise called {exercise_id!r}. Known exercises: {known}.")
+        shown = exercise_id if type(exercise_id) in (str, int, float, type(None)) else type(exercise_id).__name__
+        return Feedback(str(shown), False,
+                        f"There is no exercise called {shown!r}. Known exercises: {known}.")
+    me = threading.get_ident()
+    if me in _ACTIVE:
+        return Feedback(ex.id, False,
+                        f"check() was called while {_ACTIVE[me].exercise.id} was being checked (from "
+                        "inside the answer): a check cannot run inside another. Call check() from a "
+                        "notebook cell only.")
     problem = _check_kind(ex, candidate)
     if problem:
         fb = Feedback(ex.id, False, problem)
@@ -299,26 +585,67 @@ def grade(exercise_id: str, candidate: Any, *, timeout: float | None = None) -> 
 
     limit = timeout if timeout is not None else (ex.timeout or DEFAULT_TIMEOUT)
     g = Grading(ex, limit)
-    g._deadline_at = time.monotonic() + limit
+    clock = _Deadline(g, sys._getframe())
+    g._clock = clock
+    marker = _write_marker(ex.id)
+    server_url = _postgres_server_url()
+    _ACTIVE[me] = g
+    fb: Feedback | None = None
     try:
-        # A grader never prints warnings into the learner's output (SAWarnings about their
-        # mapping or query, deprecations): they are caught here and dropped.
-        with _deadline(g), warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            why = ex.grader(candidate, g)
-        fb = Feedback(ex.id, True, why or "all checks passed.")
-    except CandidateTimeout:
-        fb = Feedback(ex.id, False,
-                      f"Stopped after {limit:g} s: your code did not finish in time. "
-                      "Look for a loop that never ends or a query that never returns.")
-    except Fail as f:
-        fb = Feedback(ex.id, False, f.message, f.details, f.sql)
-    except KeyboardInterrupt:
-        fb = Feedback(ex.id, False, "Interrupted before the check finished.")
-    except Exception as exc:  # a bug in the grader itself
-        fb = Feedback(ex.id, False,
-                      "The grader itself failed (a bug in the course, not in your answer: "
-                      "please report it).",
-                      "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        try:
+            # A grader never prints warnings into the learner's output (SAWarnings about their
+            # mapping or query, deprecations): they are caught here and dropped.
+            with _tagged_environment(g, limit), clock.running(), warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                why = ex.grader(candidate, g)
+            fb = Feedback(ex.id, True, why if type(why) is str and why else "all checks passed.")
+        except CandidateTimeout:
+            fb = _timeout_feedback(ex, limit)
+        except Fail as f:
+            fb = Feedback(ex.id, False, str(f.message), str(f.details), [str(s) for s in f.sql])
+        except KeyboardInterrupt:
+            fb = (_timeout_feedback(ex, limit) if g.expired
+                  else Feedback(ex.id, False, "Interrupted before the check finished."))
+        except BaseException as exc:  # noqa: B036 - nothing escapes a check
+            fb = _unexpected(ex, g, exc, limit)
+    except CandidateTimeout:  # delivered late, while leaving the block above
+        fb = _timeout_feedback(ex, limit)
+    finally:
+        _ACTIVE.pop(me, None)
+        if server_url is not None:
+            terminate_tagged(server_url, g.tag)
+        if marker is not None:
+            with contextlib.suppress(Exception):
+                marker.unlink()
+    if fb is None:  # pragma: no cover - every path above sets it
+        fb = Feedback(ex.id, False, "The check did not finish.")
     _record(fb)
     return fb
+
+
+def _timeout_feedback(ex: Exercise, limit: float) -> Feedback:
+    return Feedback(ex.id, False,
+                    f"Stopped after {limit:g} s: your code did not finish in time. "
+                    "Look for a loop that never ends or a query that never returns.")
+
+
+def _unexpected(ex: Exercise, g: Grading, exc: BaseException, limit: float) -> Feedback:
+    db = _database_problem(exc)
+    if db is not None:
+        return Feedback(ex.id, False, db, database_error=True)
+    if exc.__traceback__ is not None and _learner_frames(exc.__traceback__, g.grader_file):
+        if g.expired:
+            return _timeout_feedback(ex, limit)
+        err = _learner_error_for(exc)
+        return Feedback(ex.id, False, err.message, err.details)
+    try:
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    except BaseException:  # noqa: B036
+        text = type(exc).__name__
+    return Feedback(ex.id, False,
+                    "The grader itself failed (a bug in the course, not in your answer: "
+                    "please report it).", text)
+
+
+if "IPython" in sys.modules:  # a notebook kernel starting again: say it at once (not in scripts,
+    _say_unfinished()          # e.g. the grade command's JSON output); check() says it too

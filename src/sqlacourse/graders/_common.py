@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import MetaData
@@ -22,6 +24,40 @@ def recorded_session(engine) -> Iterator[tuple[Session, QueryRecorder]]:
         yield session, rec
 
 
+def plain(value: Any, _depth: int = 0) -> Any:
+    """``value`` with every built-in scalar and container turned into its exact built-in type,
+    so that a learner's subclass (an ``int`` whose ``__ne__`` always says equal, a ``list``
+    whose ``__iter__`` lies) cannot change how the grader compares it.  The conversions call
+    the built-in types' own methods (``int.__int__(x)``, ``list.__iter__(x)``), never the
+    learner's overrides.  Other objects (ORM instances, rows) are returned as they are."""
+    t = type(value)
+    if value is None or t in (bool, int, float, str, bytes, Decimal, _dt.date, _dt.datetime):
+        return value
+    if _depth > 20:
+        return value
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return bytes(memoryview(value))
+    if isinstance(value, Decimal):
+        return Decimal(Decimal.__str__(value))
+    if isinstance(value, list):
+        return [plain(v, _depth + 1) for v in list.__iter__(value)]
+    if isinstance(value, tuple) and (t is tuple or not hasattr(t, "_fields")):
+        return tuple(plain(v, _depth + 1) for v in tuple.__iter__(value))
+    if isinstance(value, dict):
+        return {plain(k, _depth + 1): plain(v, _depth + 1) for k, v in dict.items(value)}
+    if isinstance(value, frozenset):
+        return frozenset(plain(v, _depth + 1) for v in frozenset.__iter__(value))
+    if isinstance(value, set):
+        return {plain(v, _depth + 1) for v in set.__iter__(value)}
+    return value
+
+
 def run_recorded(
     g: Grading, fn: Any, engine, *args: Any, **kwargs: Any
 ) -> tuple[Any, QueryRecorder, LearnerError | None]:
@@ -30,7 +66,7 @@ def run_recorded(
     grader can judge the SQL sent before it.
 
     Lazy results (a ScalarResult, a generator) are consumed inside the
-    session, so the SQL they cause counts.
+    session, so the SQL they cause counts; the result is then ``plain()``.
     """
     result, error = None, None
     with recorded_session(engine) as (session, rec):
@@ -40,6 +76,7 @@ def run_recorded(
                 result = g.call(result.all)
             elif inspect.isgenerator(result):
                 result = g.call(list, result)
+            result = g.call(plain, result)
         except LearnerError as exc:
             error = exc
     return result, rec, error

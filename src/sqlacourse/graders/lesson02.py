@@ -21,7 +21,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, Review
-from ._common import safe_repr, sql_listing
+from ._common import plain, safe_repr, sql_listing
 
 LESSON = "02-sessions"
 
@@ -38,7 +38,7 @@ def _attempt(g: Grading, fn: Any, *args: Any) -> dict[str, Any]:
 
     def run() -> None:
         try:
-            box["result"] = fn(*args)
+            box["result"] = plain(fn(*args))
         except Exception as exc:  # the grader judges the exception itself
             box["error"] = exc
 

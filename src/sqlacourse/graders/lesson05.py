@@ -18,7 +18,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder
 from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem, Product
-from ._common import recorded_session, sql_listing
+from ._common import plain, recorded_session, sql_listing
 
 LESSON = "05-loading"
 
@@ -49,6 +49,7 @@ def _objects(g: Grading, result: Any, cls: type, what: str, loader: str = "joine
     """The candidate's result as a list of ``cls`` instances, or a plain Fail."""
     if hasattr(result, "all") and callable(result.all) and not isinstance(result, (list, tuple)):
         result = _call(g, result.all, loader=loader)
+    result = plain(result)
     if result is None or isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
         raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), "
                    f"and it returned {type(result).__name__}.")
