@@ -187,6 +187,10 @@ def archive_no_count(session, cutoff):
     archive_fetch(session, cutoff)
 
 
+def archive_returns_result(session, cutoff):
+    return session.execute(_stale(cutoff).execution_options(synchronize_session="fetch"))
+
+
 @pytest.mark.parametrize("fn", [archive_fetch, archive_fetch_argument])
 def test_archive_orders_accepts(fn):
     fb = check("07-archive-orders", fn)
@@ -200,6 +204,7 @@ def test_archive_orders_accepts(fn):
     (archive_commit, "Your function committed"),
     (archive_all_pending, "created before the cutoff"),
     (archive_no_count, "rowcount"),
+    (archive_returns_result, "It returned a CursorResult."),
 ])
 def test_archive_orders_rejects(fn, says):
     fb = check("07-archive-orders", fn)
@@ -350,6 +355,14 @@ def export_no_count(session, write):
     export_yield_per(session, write)
 
 
+def export_wrong_columns(session, write):
+    n = 0
+    for item in session.scalars(_LINES.execution_options(yield_per=500)):
+        write(item.order_id, item.product_id, [item.quantity], item.unit_price)  # a list: unhashable
+        n += 1
+    return n
+
+
 @pytest.mark.parametrize("fn", [export_yield_per, export_partitions_core])
 def test_export_lines_accepts(fn):
     fb = check("07-export-lines", fn)
@@ -362,6 +375,7 @@ def test_export_lines_accepts(fn):
     (export_big_batches, "yield_per=5000"),
     (export_unsorted, "not in (order_id, product_id) order"),
     (export_no_count, "number of lines written"),
+    (export_wrong_columns, "the first (1, 9, a list, Decimal('27.59'))"),
 ])
 def test_export_lines_rejects(fn, says):
     fb = check("07-export-lines", fn)

@@ -72,6 +72,17 @@ def _objects_made(session: Session, cls: type) -> tuple[list[int], Any]:
                           event.remove(session, "loaded_as_persistent", added))
 
 
+def _shown(value: Any) -> str:
+    """A value for a message: repr of plain values, the type of anything else (no addresses)."""
+    if value is None or isinstance(value, (bool, int, float, str, Decimal)):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _row(values: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(map(_shown, values)) + ")"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -285,7 +296,7 @@ def grade_archive_orders(candidate, g: Grading) -> str:
                    f"changed ({len(changed & expected)} of the expected ones).", sql=sql)
     if isinstance(result, bool) or not isinstance(result, int) or result != len(expected):
         raise Fail(f"The function should return the number of orders cancelled ({len(expected)}): "
-                   f"the UPDATE's result.rowcount. It returned {result!r}.", sql=sql)
+                   f"the UPDATE's result.rowcount. It returned {_shown(result)}.", sql=sql)
     stale = sorted(oid for oid in expected if seen.get(oid) != "cancelled")
     if reread.count:
         raise Fail(f"The database is right, but reading the orders already in the session sent "
@@ -367,8 +378,12 @@ def grade_upsert_customers(candidate, g: Grading) -> str:
     moved = [e for e in existing if e in after and after[e][0] != before[e][0]]
     if moved:
         raise Fail(f"{_plural(len(moved), 'existing customer')} got a new id (e.g. {moved[0]}: "
-                   f"{before[moved[0]][0]} -> {after[moved[0]][0]}): INSERT OR REPLACE deletes the old "
-                   "row and inserts a new one. Use ON CONFLICT DO UPDATE to keep the row.", sql=sql)
+                   f"{before[moved[0]][0]} -> {after[moved[0]][0]}): the old row was replaced by a new one "
+                   "(INSERT OR REPLACE does that). Use ON CONFLICT DO UPDATE to keep the row.", sql=sql)
+    gone = [e for e in existing if e not in after]
+    if gone:
+        raise Fail(f"{_plural(len(gone), 'existing customer')} disappeared (e.g. {gone[0]}): update them in place "
+                   "with ON CONFLICT DO UPDATE.", sql=sql)
     stale = [i for i, e in enumerate(existing) if after[e][1:3] != (rows[i]["name"], rows[i]["country"])]
     if stale:
         e = existing[stale[0]]
@@ -430,12 +445,12 @@ def grade_export_lines(candidate, g: Grading) -> str:
     rec = calls.rec
     sql = sql_listing(rec, 5)
     if written != expected:
-        if sorted(map(tuple, written), key=repr) == sorted(expected, key=repr) or set(written) == set(expected):
+        if sorted(written, key=repr) == sorted(expected, key=repr):
             raise Fail("All order lines were written, but not in (order_id, product_id) order: add "
                        ".order_by(OrderItem.order_id, OrderItem.product_id) to the query.", sql=sql)
         raise Fail(f"Expected {len(expected):,} calls write(order_id, product_id, quantity, unit_price) "
                    f"in (order_id, product_id) order; got {len(written):,}"
-                   + (f", the first {written[0]!r} instead of {expected[0]!r}" if written else "") + ".",
+                   + (f", the first {_row(written[0])} instead of {_row(expected[0])}" if written else "") + ".",
                    sql=sql)
     if rec.count != 1 or rec.statements[0].kind != "SELECT":
         raise Fail(f"1 SELECT expected, {rec.summary()} sent: one query, streamed, not a query per "
@@ -457,7 +472,7 @@ def grade_export_lines(candidate, g: Grading) -> str:
                    "Iterate over the result itself (or .partitions()).", sql=sql)
     if isinstance(result, bool) or result != len(expected):
         raise Fail(f"The function should return the number of lines written ({len(expected):,}), and it "
-                   f"returned {result!r}.", sql=sql)
+                   f"returned {_shown(result)}.", sql=sql)
     where = "a server-side cursor" if calls.cursors[0] == "ServerCursor" else "the driver's cursor"
     return (f"{len(expected):,} order lines written in order by one streamed SELECT (batches of {batch}, "
             f"{where}).")
