@@ -49,3 +49,20 @@ def pytest_runtest_makereport(item, call):
     # Lets a fixture see whether its test failed (the browser test keeps a screenshot then).
     if call.when == "call":
         item.rep_call_failed = call.excinfo is not None
+
+
+def pytest_keyboard_interrupt(excinfo):
+    # Tells `course.py test` that this phase was stopped by Ctrl-C (pytest's exit status 2
+    # also means "collection errors"), so that it stops the whole run.
+    marker = os.environ.get("SQLACOURSE_INTERRUPT_MARKER")
+    if marker:
+        with open(marker, "w", encoding="utf-8") as fh:
+            fh.write("interrupted\n")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    # The graders' mutation scores (tests/test_graders_mutation.py), shown whatever -s says.
+    path = os.environ.get("SQLACOURSE_MUTATION_TABLE")
+    if path and os.path.exists(path):
+        terminalreporter.write_sep("-", "graders' mutation scores")
+        terminalreporter.write_line(open(path, encoding="utf-8").read().rstrip())

@@ -5,7 +5,8 @@
     python3 course.py test        set up if needed, then run the whole test suite
     python3 course.py check       the fast checks (lint, exercise sync, notebook hygiene)
     python3 course.py outputs     re-execute lessons and solutions and store their outputs
-    python3 course.py exercises   regenerate exercises/ from solutions/
+    python3 course.py exercises   regenerate exercises/ from solutions/ (an exercise notebook a
+                                  learner edited is kept; --force copies it to backups/ first)
     python3 course.py setup       only create or update the environment
     python3 course.py lock        remake requirements.lock and environment.yml from pyproject.toml
     python3 course.py progress    your done and not-done exercises per lesson
@@ -28,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -263,6 +265,27 @@ def _count_tests(cmd: list) -> int:
     return sum(1 for line in out.splitlines() if "::" in line)
 
 
+def _run_phase(cmd: list, env: dict[str, str]) -> tuple[int, bool]:
+    """Run one phase; ``(exit code, interrupted)``.  Ctrl-C reaches the phase's pytest too
+    (same process group): it is given time to stop cleanly (and stop its PostgreSQL)."""
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
+    try:
+        return proc.wait(), False
+    except KeyboardInterrupt:
+        pass
+    for wait in (60, 10):
+        try:
+            proc.wait(timeout=wait)
+            break
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            if wait == 60:
+                proc.terminate()
+            else:
+                proc.kill()
+    proc.wait()
+    return proc.returncode, True
+
+
 def test(extra: list[str]) -> int:
     skip_browser = "--skip-browser" in extra
     extra = [a for a in extra if a != "--skip-browser"]
@@ -293,8 +316,14 @@ def test(extra: list[str]) -> int:
                 continue
             say(f"phase {n}/{len(phases)}: {title}")
             xml = Path(tmp) / f"phase{n}.xml"
+            marker = Path(tmp) / f"phase{n}.interrupted"  # written by conftest.py on Ctrl-C
+            env = dict(os.environ, SQLACOURSE_INTERRUPT_MARKER=str(marker))
             t0 = time.monotonic()
-            code = run(cmd + ["--junitxml", xml] + extra)
+            code, interrupted = _run_phase(cmd + ["--junitxml", xml] + extra, env)
+            if interrupted or marker.exists() or code in (-signal.SIGINT, 128 + signal.SIGINT):
+                say(f"interrupted (Ctrl-C) during phase {n}/{len(phases)}: the test run stopped "
+                    "there; the phases after it did not run, and nothing is reported as passed.")
+                return 130
             p, f, s = _counts(xml)
             if code != 0 and f == 0:
                 f = 1  # pytest failed without a test failing (collection, usage ...)
@@ -322,7 +351,11 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         return lab(argv[1:])
     if command == "test":
-        return test(argv[1:])
+        try:
+            return test(argv[1:])
+        except KeyboardInterrupt:
+            say("interrupted (Ctrl-C): the test run stopped; nothing is reported as passed.")
+            return 130
     if command == "check":
         return check()
     if command in ("outputs", "exercises"):

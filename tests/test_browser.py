@@ -128,7 +128,7 @@ def browser(lab):
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, lab, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.console_errors = []
@@ -142,6 +142,7 @@ def page(browser, request):
         pg.screenshot(path=str(shot), full_page=True)
         print(f"screenshot of the failure: {shot.relative_to(ROOT)}")
     context.close()
+    _shut_down_kernels(lab)
 
 
 KERNEL_IDLE = """() => {
@@ -171,8 +172,20 @@ CELLS = """() => {
 }"""
 
 
+def _shut_down_kernels(lab) -> None:
+    """End every session the page started, so kernels do not pile up between tests."""
+    base, auth = lab["base"], {"Authorization": f"token {lab['token']}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/api/sessions", headers=auth)) as r:
+        sessions = json.load(r)
+    for session in sessions:
+        req = urllib.request.Request(f"{base}/api/sessions/{session['id']}", headers=auth, method="DELETE")
+        urllib.request.urlopen(req).close()
+
+
 def open_notebook(page, lab, rel: str) -> None:
-    page.goto(f"{lab['base']}/lab/tree/{rel}?token={lab['token']}")
+    """Open ``rel`` alone: a workspace of its own, reset, so no earlier tab is restored."""
+    workspace = "t" + secrets.token_hex(4)
+    page.goto(f"{lab['base']}/lab/workspaces/{workspace}/tree/{rel}?reset&token={lab['token']}")
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
 
 

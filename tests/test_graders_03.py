@@ -380,3 +380,14 @@ def search_instr_fstring(session, term):  # the injection breaks the statement i
 
 def test_safe_search_explains_a_statement_broken_by_the_term():
     assert_rejected("03-safe-search", search_instr_fstring, "read as part of the SQL")
+
+
+def test_safe_search_rejects_an_escape_character_left_unescaped():
+    def search_emails(session, term):
+        escaped = term.replace("%", "/%").replace("_", "/_")
+        stmt = text("SELECT id FROM customers WHERE email LIKE :pattern ESCAPE '/' ORDER BY id")
+        return session.scalars(stmt, {"pattern": f"%{escaped}%"}).all()
+
+    fb = check("03-safe-search", search_emails)
+    assert not fb.passed
+    assert "'/a'" in fb.message and "escape character itself must be escaped" in fb.message

@@ -232,7 +232,7 @@ def test_cart_orphans_accepts():
     (lambda: carts(relationship(back_populates="cart")), "orphaned, not deleted"),
     (lambda: carts(relationship(back_populates="cart", cascade="all")), "orphaned, not deleted"),
     (lambda: carts(relationship(back_populates="cart", cascade="all"),
-                   mapped_column(ForeignKey("carts.id"), nullable=True)), "orphan instead"),
+                   mapped_column(ForeignKey("carts.id"), nullable=True)), "cart_id allows NULL"),
     (lambda: carts(relationship(back_populates="cart", cascade="save-update, delete-orphan")),
      "session.delete(cart)"),
 ], ids=["default-cascade", "all-without-delete-orphan", "nullable-fk", "delete-orphan-without-delete"])

@@ -2,7 +2,9 @@
 
   grade PATH.ipynb [--json]   run a notebook in a fresh kernel and grade its exercises
   progress                    done and not-done exercises per lesson
-  exercises [--check]         regenerate exercises/ from solutions/ (--check: only compare)
+  exercises [--check|--force] regenerate exercises/ from solutions/; a notebook a learner
+                              edited is kept as it is (--force: copied to backups/, then
+                              regenerated; --check: only compare)
   outputs [PATH ...]          re-execute lessons and solutions, store clean outputs
   clean [PATH ...]            fix notebook metadata (no execution)
   data ...                    generate or load the sample data (see data --help)
@@ -14,30 +16,39 @@ import sys
 from pathlib import Path
 
 
+def _rel(path: Path) -> str:
+    from . import authoring as a
+
+    try:
+        return str(path.relative_to(a.ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _exercises(argv: list[str]) -> int:
     from . import authoring as a
 
     only_check = "--check" in argv
-    stale = []
-    for sol in a.notebooks(a.SOLUTIONS):
-        target = a.EXERCISES / sol.name
-        text = a.dumps(a.make_exercise(a.read(sol), sol.name))
-        current = target.read_text(encoding="utf-8") if target.exists() else None
-        if current != text:
-            stale.append(target)
-            if not only_check:
-                target.write_text(text, encoding="utf-8")
-                print(f"wrote {target.relative_to(a.ROOT)}")
-    orphans = [p for p in a.notebooks(a.EXERCISES) if not (a.SOLUTIONS / p.name).exists()]
-    for p in orphans:
-        print(f"{p.relative_to(a.ROOT)} has no solution twin in solutions/", file=sys.stderr)
-    if only_check and stale:
-        for p in stale:
-            print(f"{p.relative_to(a.ROOT)} is stale: run python -m sqlacourse exercises",
-                  file=sys.stderr)
-    if not stale:
+    force = "--force" in argv
+    result = a.sync_exercises(only_check=only_check, force=force)
+    for target in result.written:
+        if target in result.backups:
+            print(f"wrote {_rel(target)} (your version was copied to {_rel(result.backups[target])})")
+        else:
+            print(f"wrote {_rel(target)}")
+    for target in result.kept:
+        print(f"kept {_rel(target)} as it is: it differs from the generated notebook (your answers "
+              "are in it?). Nothing was overwritten. To regenerate it anyway, run "
+              "`python3 course.py exercises --force`: your version is first copied to "
+              f"{_rel(a.BACKUPS / a.EXERCISES.name)}/.", file=sys.stderr)
+    for p in result.orphans:
+        print(f"{_rel(p)} has no solution twin in solutions/", file=sys.stderr)
+    if only_check:
+        for p in result.stale:
+            print(f"{_rel(p)} is stale: run python -m sqlacourse exercises", file=sys.stderr)
+    if not result.stale:
         print("exercises/ is up to date")
-    return 1 if orphans or (only_check and stale) else 0
+    return 1 if result.orphans or result.kept or (only_check and result.stale) else 0
 
 
 def _targets(argv: list[str]) -> list[Path]:
@@ -51,8 +62,16 @@ def _targets(argv: list[str]) -> list[Path]:
 def _outputs(argv: list[str]) -> int:
     from . import authoring as a
 
-    for path in _targets(argv):
-        print(f"executing {path.relative_to(a.ROOT)} ...", flush=True)
+    targets = _targets(argv)
+    exercise_paths = [p for p in targets if p.parent == a.EXERCISES.resolve()]
+    if exercise_paths:
+        print(f"{', '.join(_rel(p) for p in exercise_paths)}: an exercise notebook stores no "
+              "outputs (and holds a learner's answers): it was not run or changed. Give lessons "
+              "(notebooks/) and solutions (solutions/); exercises/ follows from solutions/.",
+              file=sys.stderr)
+        return 2
+    for path in targets:
+        print(f"executing {_rel(path)} ...", flush=True)
         a.execute(path)
     return _exercises([])
 

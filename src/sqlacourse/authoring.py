@@ -7,6 +7,10 @@
   a STUB line becomes ``raise NotImplementedError``.  Outputs are cleared.
 * ``clean(nb)`` / ``problems(nb, kind)``: the one fixed kernelspec, no volatile
   metadata; ``problems`` lists what is not clean.
+* ``sync_exercises()``: regenerate ``exercises/`` (``python -m sqlacourse exercises``)
+  without ever losing a learner's answers: a notebook that differs from every
+  version the generator wrote (the learner edited it) is left as it is, or with
+  ``force`` first copied to ``backups/exercises/``.
 * ``execute(path)``: run a notebook top to bottom in a fresh kernel on the
   default backend and store its outputs (``python -m sqlacourse outputs``).
 """
@@ -14,9 +18,15 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -25,6 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 LESSONS = ROOT / "notebooks"
 EXERCISES = ROOT / "exercises"
 SOLUTIONS = ROOT / "solutions"
+BACKUPS = ROOT / "backups"
+# Hashes of every exercise notebook the generator wrote here (not committed): a file
+# with one of these hashes holds no learner work and may be regenerated.
+GENERATED = ROOT / ".sqlacourse" / "generated-exercises.json"
 
 KERNEL_NAME = "sqlacourse"
 METADATA = {
@@ -120,6 +134,94 @@ def exercise_ids(nb: nbformat.NotebookNode) -> list[str]:
         if cell.cell_type == "code":
             ids += re.findall(r"""\bcheck\(\s*["']([^"']+)["']""", cell.source)
     return ids
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _known_hashes(manifest: Path) -> set[str]:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return {h for h in data if isinstance(h, str)} if isinstance(data, list) else set()
+    except (OSError, ValueError):
+        return set()
+
+
+def _remember(manifest: Path, text: str) -> None:
+    try:
+        known = _known_hashes(manifest) | {_sha(text)}
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = manifest.with_name(manifest.name + ".tmp")
+        tmp.write_text(json.dumps(sorted(known)), encoding="utf-8")
+        os.replace(tmp, manifest)
+    except OSError:
+        pass
+
+
+def _committed_text(path: Path) -> str | None:
+    """The text of ``path`` in the repository's last commit (None without git)."""
+    try:
+        rel = path.resolve().relative_to(ROOT)
+        out = subprocess.run(["git", "-C", str(ROOT), "show", f"HEAD:{rel.as_posix()}"],
+                             capture_output=True, timeout=20, check=False)
+    except (ValueError, OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
+
+
+def untouched(path: Path, text: str, manifest: Path) -> bool:
+    """``text`` (the file at ``path``) is a version the generator wrote: no learner work."""
+    return _sha(text) in _known_hashes(manifest) or _committed_text(path) == text
+
+
+@dataclass
+class SyncResult:
+    written: list[Path] = field(default_factory=list)
+    stale: list[Path] = field(default_factory=list)  # differs from what would be generated
+    kept: list[Path] = field(default_factory=list)  # edited by a learner: left as it is
+    backups: dict[Path, Path] = field(default_factory=dict)  # --force: edited file -> its copy
+    orphans: list[Path] = field(default_factory=list)
+
+
+def sync_exercises(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, *,
+                   only_check: bool = False, force: bool = False,
+                   backups: Path = BACKUPS, manifest: Path = GENERATED) -> SyncResult:
+    """Regenerate each exercise notebook from its solution.  One that is missing, or that is
+    a version the generator wrote, is (re)written; one that a learner edited is kept as it
+    is, or with ``force`` first copied to ``backups/exercises/NAME-<time>.ipynb``."""
+    result = SyncResult()
+    for sol in notebooks(solutions):
+        target = exercises / sol.name
+        text = dumps(make_exercise(read(sol), sol.name))
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == text:
+            if not only_check:
+                _remember(manifest, text)
+            continue
+        result.stale.append(target)
+        if only_check:
+            continue
+        if current is not None and not untouched(target, current, manifest):
+            if not force:
+                result.kept.append(target)
+                continue
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            copy_to = backups / exercises.name / f"{target.stem}-{stamp}.ipynb"
+            n = 1
+            while copy_to.exists():
+                n += 1
+                copy_to = backups / exercises.name / f"{target.stem}-{stamp}-{n}.ipynb"
+            copy_to.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, copy_to)
+            result.backups[target] = copy_to
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+        _remember(manifest, text)
+        result.written.append(target)
+    result.orphans = [p for p in notebooks(exercises) if not (solutions / p.name).exists()]
+    return result
 
 
 # --------------------------------------------------------------------------

@@ -952,7 +952,16 @@ def cli(argv: list[str] | None = None) -> int:
             f"in {elapsed:.2f} s (scale {args.scale}, seed {args.seed}):"
         )
     else:
-        engine = create_engine(args.url)
+        from .backend import connect_timeout, parse_url, safe_url
+
+        try:
+            url = parse_url(args.url)
+        except ValueError:
+            parser.error("--url is not a database URL (its value is not shown, in case it holds a password)")
+        connect_args = ({"connect_timeout": connect_timeout()}
+                        if url.get_backend_name() == "postgresql"
+                        and url.get_driver_name() in ("psycopg", "psycopg2") else {})
+        engine = create_engine(url, connect_args=connect_args)
         try:
             shop.Base.metadata.create_all(engine)
             counts = load(engine, args.source, progress=args.progress, chunk_size=args.chunk_size)
@@ -961,7 +970,7 @@ def cli(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         print(
             f"Loaded {sum(counts.values()):,} rows from {args.source} into "
-            f"{engine.url.render_as_string(hide_password=True)} in {elapsed:.2f} s:"
+            f"{safe_url(url)} in {elapsed:.2f} s:"
         )
     _print_counts(counts)
     return 0

@@ -7,6 +7,15 @@ other case (a kernel killed by Jupyter, a test run interrupted) by a small
 watchdog process that waits for the owner to disappear.  No postgres process
 is left behind.
 
+As root, pgserver runs PostgreSQL as a system user ``pgserver`` and opens
+every parent folder of the data folder and of its binaries to other users
+(``chmod g+rx,o+rx`` up to ``/``): a 0700 home would become 0755.  The course
+therefore keeps the data in a fresh folder under a parent of its own,
+``<tmp>/sqlacourse-pgserver``, whose parents already let anyone pass, and
+checks that nothing pgserver would open is closed today: if something is
+(say the course lives in a 0700 home), it refuses with a clear message
+instead of widening anyone's permissions.
+
 pgserver ships wheels for CPython up to 3.12; on a newer Python the course
 still installs and runs on SQLite, and ``available()`` says why PostgreSQL
 is not.
@@ -17,6 +26,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -63,6 +73,63 @@ def stop_server(datadir: Path) -> None:
     shutil.rmtree(datadir, ignore_errors=True)
 
 
+_TRAVERSE = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+
+
+def closed_parents(path: Path) -> list[Path]:
+    """The parents of ``path`` that other users may not traverse today (pgserver, as root,
+    would ``chmod g+rx,o+rx`` them)."""
+    closed = []
+    for parent in Path(os.path.abspath(path)).parents:
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            continue
+        if mode & _TRAVERSE != _TRAVERSE:
+            closed.append(parent)
+    return closed
+
+
+def _refuse_widening(path: Path) -> None:
+    """Stands in for pgserver's ``ensure_prefix_permissions``: never opens a folder."""
+    closed = closed_parents(path)
+    if closed:
+        raise RuntimeError(
+            "As root, the embedded PostgreSQL runs as the system user 'pgserver', which must be "
+            f"able to reach {path}; but {closed[0]} is closed to other users "
+            f"(mode {stat.S_IMODE(closed[0].stat().st_mode):o}), and the course does not open "
+            "folders to other users. Put the course in a folder that others may traverse, run it "
+            "as an ordinary user, or point SQLACOURSE_DATABASE_URL at a PostgreSQL server."
+        )
+
+
+def data_parent() -> Path:
+    """A folder of the course's own, owned by the current user and closed to writes by
+    others, under a temporary folder whose parents anyone may already traverse."""
+    bases = [Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")]
+    for base in bases:
+        if not base.is_dir() or closed_parents(base / "x"):
+            continue
+        parent = base / "sqlacourse-pgserver"
+        try:
+            parent.mkdir(mode=0o755)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        st = os.lstat(parent)
+        if (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+                and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            if st.st_mode & _TRAVERSE != _TRAVERSE:
+                os.chmod(parent, 0o755)  # the course's own folder: opening it widens nothing else
+            return parent
+    raise RuntimeError(
+        "As root, the embedded PostgreSQL needs a folder that the system user 'pgserver' can "
+        f"reach, and none of {', '.join(map(str, bases))} can be used without opening a folder "
+        "to other users. Point SQLACOURSE_DATABASE_URL at a PostgreSQL server instead."
+    )
+
+
 def _spawn_watchdog(datadir: Path) -> None:
     subprocess.Popen(
         [sys.executable, "-m", "sqlacourse.embedded", "--watch", str(os.getpid()), str(datadir)],
@@ -89,9 +156,14 @@ def start() -> str:
             import pgserver
 
         logging.getLogger("pgserver").setLevel(logging.ERROR)
-        _datadir = Path(tempfile.mkdtemp(prefix="sqlacourse-pg-"))
         if _system_user():
-            os.chmod(_datadir, 0o777)
+            from pgserver import postgres_server
+
+            _refuse_widening(_pg_ctl())
+            postgres_server.ensure_prefix_permissions = _refuse_widening
+            _datadir = Path(tempfile.mkdtemp(prefix="pg-", dir=data_parent()))
+        else:
+            _datadir = Path(tempfile.mkdtemp(prefix="sqlacourse-pg-"))
         _spawn_watchdog(_datadir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

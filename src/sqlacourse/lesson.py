@@ -117,15 +117,17 @@ def fresh_database(
     **engine_kwargs: Any,
 ) -> Iterator[FreshDatabase]:
     """A throw-away database, dropped at the end of the block."""
-    db = CourseDatabase(name)
-    rows = prepare(db, data=data, metadata=metadata)
-    engine = db.create_engine(**engine_kwargs)
-    if deadline is not None:
-        _install_deadline(engine, db, deadline)
+    db = CourseDatabase(name, unique=True)  # a name of its own: concurrent checks never meet
+    engine = None
     try:
+        rows = prepare(db, data=data, metadata=metadata)
+        engine = db.create_engine(**engine_kwargs)
+        if deadline is not None:
+            _install_deadline(engine, db, deadline)
         yield FreshDatabase(db, engine, rows)
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         with contextlib.suppress(Exception):
             db.drop()
 

@@ -86,7 +86,10 @@ def run_notebook(path: Path, *, cell_timeout: int = 120) -> NotebookResult:
                 allow_errors=True, interrupt_on_timeout=True,
                 resources={"metadata": {"path": str(path.resolve().parent)}},
             )
-            client.execute()
+            from .backend import private_namespace
+
+            with private_namespace():  # parallel grade runs never share a schema
+                client.execute()
         except DeadKernelError as exc:
             raise NotebookNotRun(f"the kernel died while running {path}: {exc}") from None
         except Exception as exc:  # kernel could not start, timeouts past interruption ...

@@ -81,3 +81,48 @@ def copy_tables(*tables) -> MetaData:
 
 def create_sql(rec: QueryRecorder) -> list[str]:
     return [s.sql.strip() for s in rec.statements if s.kind == "CREATE"]
+
+
+@contextmanager
+def mapping_errors(what: str) -> Iterator[None]:
+    """Errors SQLAlchemy raises while the grader uses the learner's classes (a flush their
+    mapping makes impossible, a constraint refusing the grader's valid rows) become feedback
+    that names them, not a crash of the grader."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Fail(f"{what} failed with your classes: {type(exc).__name__}: {first[:300]}",
+                   "Compare each column and relationship with the task: its type, NULL or NOT "
+                   "NULL, unique or not, and the cascade.") from None
+
+
+def expect_string(table, name: str, length: int | None, *, nullable: bool | None = None) -> None:
+    """Fail unless ``table.name`` is a String(length) (Text when length is None)."""
+    from sqlalchemy import String, Text
+
+    if name not in table.c:
+        have = ", ".join(table.c.keys())
+        raise Fail(f"The table {table.name!r} needs a column {name!r}; it has: {have}.")
+    col = table.c[name]
+    if length is None:
+        if not isinstance(col.type, Text):
+            raise Fail(f"{table.name}.{name} should be Text (any length), it is {col.type!r}.")
+    elif isinstance(col.type, Text) or not isinstance(col.type, String) or col.type.length != length:
+        raise Fail(f"{table.name}.{name} should be String({length}), it is {col.type!r}.")
+    if nullable is not None and col.nullable != nullable:
+        want = "optional (NULL allowed): Mapped[str | None]" if nullable else \
+            "required (NOT NULL): Mapped[str], without None"
+        raise Fail(f"{table.name}.{name} should be {want}.")
+
+
+def safe_repr(value: Any, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width``; an ORM object whose repr cannot load its attributes
+    (expired, its session closed) is shown by its type instead of crashing the grader."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from ..grading import Grading
 from ..recorder import record_queries
 from ..registry import Fail, exercise
-from ._common import copy_tables, create_sql, expect_mapped_class
+from ._common import copy_tables, create_sql, expect_mapped_class, expect_string, mapping_errors
 
 LESSON = "01-models"
 
@@ -126,7 +126,7 @@ def product_model(candidate, g: Grading) -> str:
         raise Fail(f"The index {redundant[0]} on the primary key is redundant: the primary "
                    "key is indexed already. Remove index=True from 'id'.")
 
-    with g.database(data=False) as fresh:
+    with g.database(data=False) as fresh, mapping_errors("Storing products"):
         rec = _create(g, fresh, table)
         with Session(fresh.engine) as s:
             item = g.call(candidate, sku="MUG-001", name="Mug", price=Decimal("19.99"))
@@ -138,6 +138,14 @@ def product_model(candidate, g: Grading) -> str:
             got = back.price
         if got != Decimal("19.99") or not isinstance(got, Decimal):
             raise Fail(f"A price of Decimal('19.99') came back as {got!r}.")
+        with Session(fresh.engine) as s:
+            s.add_all([g.call(candidate, sku=sku, name="Mug", price=Decimal("19.99"), description="Blue.")
+                       for sku in ("MUG-002", "MUG-003")])
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise Fail("Two products with different SKUs but the same name, price and "
+                           "description were refused: only the SKU is unique.", str(exc.orig)) from None
         _expect_integrity_error(
             g, fresh.engine, lambda: candidate(sku="MUG-001", name="Other", price=Decimal("1")),
             "a second product with the same SKU")
@@ -218,6 +226,7 @@ def timestamp_mixin(candidate, g: Grading) -> str:
         if not isinstance(col.type, DateTime) or not col.type.timezone:
             raise Fail(f"{col.name!r} should be DateTime(timezone=True), it is {col.type!r}.")
     _expect_nullable(created, False)
+    _expect_nullable(updated, True)
     if created.server_default is None:
         raise Fail("created_at should be filled by the database at INSERT: give it a "
                    "server_default (for example func.now()).",
@@ -228,10 +237,10 @@ def timestamp_mixin(candidate, g: Grading) -> str:
     _aware_callable_default(created, "TimestampMixin")
     _aware_callable_default(updated, "TimestampMixin")
 
-    with g.database(data=False, metadata=table.metadata) as fresh:
+    with g.database(data=False, metadata=table.metadata) as fresh, mapping_errors("Inserting rows"):
         with Session(fresh.engine) as s:
             row = probe(name="first")
-            s.add(row)
+            s.add_all([row, probe(name="second, inserted at the same time")])
             s.commit()
             if row.created_at is None:
                 raise Fail("After an INSERT, created_at is still NULL.")
@@ -242,6 +251,8 @@ def timestamp_mixin(candidate, g: Grading) -> str:
                 raise Fail("updated_at should stay NULL until the row is first updated; "
                            "after the INSERT it already has a value.", fix)
             row.name = "renamed"
+            other = s.scalars(select(probe).where(probe.id != row.id)).one()
+            other.name = "renamed too"   # two rows updated at the same time
             with record_queries(fresh.engine) as rec:
                 s.commit()
             update = [st.one_line for st in rec.of_kind("UPDATE")]
@@ -277,17 +288,23 @@ def review_constraints(candidate, g: Grading) -> str:
         raise Fail(f"The table should be called 'reviews', it is {table.name!r}.")
     for name in ("id", "product_sku", "reviewer", "rating", "body"):
         _column(table, name, "Review")
+    expect_string(table, "product_sku", 20, nullable=False)
+    expect_string(table, "reviewer", 100, nullable=False)
+    _expect_type(table.c.rating, Integer, "an Integer")
     _expect_nullable(table.c.rating, False)
-    _expect_nullable(table.c.body, True)
+    body = table.c.body
+    if not (isinstance(body.type, Text) or (isinstance(body.type, String) and body.type.length is None)):
+        raise Fail(f"'body' should be text of any length (Text, or String without a length), it is {body.type!r}.")
+    _expect_nullable(body, True)
     for single in ("product_sku", "reviewer"):
         if _is_unique(table, single):
             raise Fail(f"{single!r} alone is unique, so a reviewer could review only one "
                        "product ever (or a product get one review). Make the pair unique.")
 
     def review(sku="MUG-001", who="ada@example.com", rating=5):
-        return g.call(candidate, product_sku=sku, reviewer=who, rating=rating, body=None)
+        return g.call(candidate, product_sku=sku, reviewer=who, rating=rating, body="Fine.")
 
-    with g.database(data=False) as fresh:
+    with g.database(data=False) as fresh, mapping_errors("Storing reviews"):
         _create(g, fresh, table)
         with Session(fresh.engine) as s:
             s.add_all([review(), review(who="bob@example.com", rating=1),
@@ -328,13 +345,42 @@ def shipment_indexes(candidate, g: Grading) -> str:
         raise Fail(f"The table should be called 'shipments', it is {table.name!r}.")
     for name in ("id", "carrier", "tracking_code", "shipped_at"):
         _column(table, name, "Shipment")
-    with g.database(data=False) as fresh:
+    _expect_type(table.c.id, Integer, "an Integer")
+    expect_string(table, "carrier", 30, nullable=False)
+    expect_string(table, "tracking_code", 40, nullable=False)
+    shipped = table.c.shipped_at
+    if not isinstance(shipped.type, DateTime) or not shipped.type.timezone:
+        raise Fail(f"'shipped_at' should be DateTime(timezone=True) (timezone-aware), it is {shipped.type!r}.")
+    _expect_nullable(shipped, False)
+    with g.database(data=False) as fresh, mapping_errors("Storing shipments"):
         rec = _create(g, fresh, table)
         insp = inspect(fresh.engine)
         indexes = insp.get_indexes("shipments")
         uniques = insp.get_unique_constraints("shipments")
+        when = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
+        with Session(fresh.engine) as s:
+            s.add_all([g.call(candidate, carrier="DHL", tracking_code=code, shipped_at=when)
+                       for code in ("JD0001", "JD0002")])
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise Fail("Two shipments of the same carrier, shipped at the same time, with "
+                           "different tracking codes were refused: only tracking_code is unique "
+                           "(a carrier has many shipments).", str(exc.orig)) from None
+        _expect_integrity_error(
+            g, fresh.engine, lambda: candidate(carrier="UPS", tracking_code="JD0001", shipped_at=when),
+            "a second shipment with the same tracking code (tracking_code should be unique)")
     cols = {ix["name"]: list(ix["column_names"]) for ix in indexes}
     ddl = create_sql(rec)
+    keyed = [(ix["name"], list(ix["column_names"])) for ix in indexes]
+    keyed += [(u["name"], list(u["column_names"])) for u in uniques if u["name"] not in cols]
+    for i, (name_a, cols_a) in enumerate(keyed):
+        for name_b, cols_b in keyed[i + 1:]:
+            if cols_a == cols_b:
+                why = (" unique=True already gives tracking_code its index." if cols_a == ["tracking_code"]
+                       else "")
+                raise Fail(f"Two indexes on the same columns {cols_a} ({name_a or 'unnamed'} and "
+                           f"{name_b or 'unnamed'}): one is redundant.{why}", sql=ddl)
     if any(c == ["id"] for c in cols.values()):
         raise Fail("There is an index on the primary key 'id', which is indexed already: "
                    "remove index=True from it.", sql=ddl)
@@ -392,7 +438,8 @@ def soft_delete(candidate, g: Grading) -> str:
     if not isinstance(col.type, DateTime) or not col.type.timezone:
         raise Fail(f"'deleted_at' should be DateTime(timezone=True), it is {col.type!r}.")
     _expect_nullable(col, True)
-    with g.database(data=False, metadata=probe.__table__.metadata) as fresh:
+    with g.database(data=False, metadata=probe.__table__.metadata) as fresh, \
+            mapping_errors("Soft-deleting a row"):
         with Session(fresh.engine) as s:
             row = probe(name="keep me")
             s.add(row)
@@ -419,6 +466,9 @@ def soft_delete(candidate, g: Grading) -> str:
                            "flush; no UPDATE was emitted.", sql=[st.one_line for st in rec])
             if g.call(lambda: row.is_deleted) is not True:
                 raise Fail("After soft_delete(), is_deleted should be True.")
+            if abs(dt.datetime.now(dt.timezone.utc) - stamp) > dt.timedelta(minutes=5):
+                raise Fail(f"soft_delete() set deleted_at to {stamp.isoformat()}, not the current time: "
+                           "use datetime.now(timezone.utc).")
         with Session(fresh.engine) as s:
             still = s.scalar(select(probe).where(probe.deleted_at.is_not(None)))
             if still is None:

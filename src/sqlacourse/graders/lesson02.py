@@ -17,11 +17,11 @@ from sqlalchemy.exc import InvalidRequestError, MultipleResultsFound, NoResultFo
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import DetachedInstanceError
 
-from ..grading import Grading
+from ..grading import Grading, LearnerError
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, Review
-from ._common import sql_listing
+from ._common import safe_repr, sql_listing
 
 LESSON = "02-sessions"
 
@@ -229,7 +229,16 @@ def grade_set_statuses(candidate, g: Grading) -> str:
         before = _statuses(engine, list(range(1, 9)))
         good = {oid: _other_status(before[oid]) for oid in (1, 2, 3)}
         with record_queries(engine) as rec:
-            g.call(candidate, sessionmaker(engine), dict(good))
+            try:
+                returned = g.call(candidate, sessionmaker(engine), dict(good))
+            except LearnerError as err:
+                if "closed transaction inside context manager" in err.details:
+                    raise Fail("Your code raised InvalidRequestError (\"Can't operate on closed transaction "
+                               "inside context manager\"): it called session.commit() inside `with "
+                               "Session.begin() as session:` and then used the session again. The block "
+                               "commits once by itself when it ends: don't commit inside it.",
+                               err.details, sql=sql_listing(rec)) from None
+                raise
         after_good = _statuses(engine, [1, 2, 3])
 
         bad_status = {4: _other_status(before[4]), 5: _other_status(before[5]), 6: "lost"}
@@ -284,6 +293,10 @@ def grade_set_statuses(candidate, g: Grading) -> str:
     if rec.commits != 1:
         raise Fail(f"{_plural(rec.commits, 'commit')} for one batch of 3 changes: commit once, at "
                    "the end.", sql=sql_listing(rec))
+    if returned is not None:
+        raise Fail(f"The statuses were changed correctly, but the function returned a {type(returned).__name__}; "
+                   "the task says it returns nothing (None): the caller learns of a failure from the "
+                   "exception, not from a return value.")
     n_upd = len(rec.of_kind("UPDATE"))
     return (f"3 statuses changed with {_plural(n_upd, 'UPDATE')} and one COMMIT; both failing "
             f"batches raised ({_error_name(outcome_bad['error'])}, "
@@ -392,6 +405,32 @@ def _review_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[tuple[int, 
     return rows, [(p1, c1), (p3, c3), (p4, c4)], (p2, c2)
 
 
+def _review_inserts(rec) -> list[tuple[Any, Any, Any]]:
+    """(product_id, customer_id, rating) of every row the code sent in an INSERT INTO reviews, in order
+    (one row per INSERT, executemany batches, or several rows in one INSERT ... VALUES (...), (...))."""
+    import re
+
+    sent: list[tuple[Any, Any, Any]] = []
+    for st in rec.of_kind("INSERT"):
+        head = st.one_line.split("(", 1)
+        if len(head) < 2 or "reviews" not in head[0].lower():
+            continue
+        cols = [c.strip().strip('"') for c in head[1].split(")", 1)[0].split(",")]
+        batches = st.parameters if st.executemany else [st.parameters]
+        for params in batches or []:
+            rows: dict[int, dict[str, Any]] = {}
+            if isinstance(params, dict):
+                for key, value in params.items():
+                    m = re.fullmatch(r"(.+?)__(\d+)", key)
+                    name, n = (m.group(1), int(m.group(2))) if m else (key, 0)
+                    rows.setdefault(n, {})[name] = value
+            elif isinstance(params, (list, tuple)) and cols:
+                for n in range(len(params) // len(cols)):
+                    rows[n] = dict(zip(cols, params[n * len(cols):(n + 1) * len(cols)]))
+            sent += [(r.get("product_id"), r.get("customer_id"), r.get("rating")) for _, r in sorted(rows.items())]
+    return sent
+
+
 @exercise(
     "02-import-reviews",
     lesson=LESSON,
@@ -413,8 +452,15 @@ def grade_import_reviews(candidate, g: Grading) -> str:
         rows, good, bad_rating = _review_rows(engine)
         with Session(engine) as s:
             before = s.scalar(select(func.count()).select_from(Review))
+        factory = sessionmaker(engine)
+        stamps: list[Any] = []
+
+        @event.listens_for(factory, "before_flush")
+        def _watch_created_at(session, _context, _instances):
+            stamps.extend(o.created_at for o in session.new if isinstance(o, Review))
+
         with record_queries(engine) as rec:
-            outcome = _attempt(g, candidate, sessionmaker(engine), [dict(r) for r in rows])
+            outcome = _attempt(g, candidate, factory, [dict(r) for r in rows])
         with Session(engine) as s:
             after = s.scalar(select(func.count()).select_from(Review))
             pairs = {(p, c) for p, c in s.execute(select(Review.product_id, Review.customer_id))}
@@ -426,6 +472,12 @@ def grade_import_reviews(candidate, g: Grading) -> str:
         if isinstance(error, NotImplementedError):
             g.learner_error(error)
         lost = "and nothing was saved" if after == before else f"after saving {after - before} rows"
+        if isinstance(error, InvalidRequestError) and "closed transaction inside context manager" in str(error):
+            raise Fail(
+                f"Your function raised InvalidRequestError (\"Can't operate on closed transaction inside "
+                f"context manager\") {lost}: it called session.commit() inside `with Session.begin() as "
+                "session:` and then used the session again. Commit once: the block commits by itself "
+                "when it ends.", sql=sql)
         raise Fail(
             f"Your function raised {_error_name(error)} {lost}. A row the database refuses should "
             "be skipped: run each row in its own savepoint (session.begin_nested()) and catch "
@@ -451,8 +503,25 @@ def grade_import_reviews(candidate, g: Grading) -> str:
             "committed once, with a savepoint per row to skip the refused ones.", sql=sql)
     result = outcome["result"]
     if isinstance(result, bool) or result != len(good):
-        raise Fail(f"The rows were imported correctly, but the function returned {result!r}; it "
+        raise Fail(f"The rows were imported correctly, but the function returned {safe_repr(result)}; it "
                    f"should return the number of reviews saved ({len(good)}).")
+    if any(not isinstance(v, dt.datetime) or v.tzinfo is None for v in stamps):
+        raise Fail("created_at was not an aware UTC datetime (a naive dt.datetime.now(), or no value): "
+                   "the column is DateTime(timezone=True); use dt.datetime.now(dt.timezone.utc).")
+    sent = _review_inserts(rec)
+    skipped = [r for r in rows if (r["product_id"], r["customer_id"], r["rating"]) not in sent]
+    if skipped:
+        r = skipped[0]
+        raise Fail(
+            f"The right reviews were saved, but {_plural(len(skipped), 'row')} never reached the database "
+            f"(e.g. product {r['product_id']}, customer {r['customer_id']}, rating {r['rating']}): your "
+            "code checked the rules in Python. The task is to let the database refuse the bad rows: "
+            "send every row in its own savepoint (session.begin_nested()) and catch the IntegrityError.",
+            sql=sql)
+    given = [(r["product_id"], r["customer_id"], r["rating"]) for r in rows]
+    if [t for t in sent if t in given] != given:
+        raise Fail("Every row reached the database, but not in the order given: the task asks to "
+                   "keep the valid rows in the order of `rows` (loop over them as they come).", sql=sql)
     savepoints = sum(1 for st in rec if st.kind == "SAVEPOINT")
     rolled_back_to = sum(1 for st in rec if st.one_line.upper().startswith("ROLLBACK TO"))
     if not savepoints:
@@ -528,6 +597,22 @@ def grade_customer_by_name(candidate, g: Grading) -> str:
         if outcome2["result"] is not None:
             raise Fail(f"For a name nobody has, your function returned {_describe(outcome2['result'])}; "
                        "it should return None.", sql=sql_listing(rec2))
+
+        first_name = dup_name.split()[0]
+        for probe, why in ((first_name, "only part of a name (contains / startswith / LIKE '%...%' "
+                                        "match it)"),
+                           (dup_name[:-1] + "_", "a LIKE wildcard ('_' matches any one character)")):
+            if probe in {n for n, _ in counts}:
+                continue
+            with Session(engine) as s, record_queries(engine) as recp:
+                outcome_p = _attempt(g, candidate, s, probe)
+            if "error" in outcome_p or outcome_p["result"] is not None:
+                got = (f"raised {_error_name(outcome_p['error'])}" if "error" in outcome_p
+                       else f"returned {_describe(outcome_p['result'])}")
+                raise Fail(f"customer_by_name(session, {probe!r}) {got}, but nobody is called exactly "
+                           f"{probe!r}: it is {why}. Compare the whole name with ==, not a partial "
+                           "match: select(Customer).where(Customer.name == name).",
+                           sql=sql_listing(recp))
 
         with Session(engine) as s, record_queries(engine) as rec3:
             outcome3 = _attempt(g, candidate, s, dup_name)

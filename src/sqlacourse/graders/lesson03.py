@@ -15,7 +15,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, Statement
 from ..registry import Fail, exercise
 from ..shop import Category, Customer, CustomerProfile, Order, OrderItem, Product
-from ._common import run_with_session, sql_listing
+from ._common import run_with_session, safe_repr, sql_listing
 
 LESSON = "03-querying"
 
@@ -36,12 +36,12 @@ def _customer_ids(result: Any, what: str) -> list[int]:
             continue
         if isinstance(item, Row):
             raise Fail(
-                f"{what} returned Row objects ({tuple(item)!r:.60}), not Customer objects.",
+                f"{what} returned Row objects ({safe_repr(tuple(item))}), not Customer objects.",
                 "session.execute(...) gives rows; session.scalars(select(Customer)...) gives the "
                 "Customer objects themselves.",
             )
         raise Fail(f"{what} should return Customer objects, and the list holds "
-                   f"{type(item).__name__} values ({item!r:.40}).")
+                   f"{type(item).__name__} values ({safe_repr(item, 40)}).")
     return [c.id for c in items]
 
 
@@ -159,16 +159,16 @@ def grade_customers_in_country(candidate, g: Grading) -> str:
 # --------------------------------------------------------------------------
 # 03-category-revenue
 # --------------------------------------------------------------------------
-def _expected_revenue(s, min_revenue: Decimal) -> list[tuple[str, Decimal]]:
+def _expected_revenue(s, min_revenue: Decimal, *, cancelled: bool = False) -> list[tuple[str, Decimal]]:
     revenue = func.sum(OrderItem.quantity * OrderItem.unit_price)
-    rows = s.execute(
+    stmt = (
         select(Category.name, revenue)
         .join(Product, Product.category_id == Category.id)
         .join(OrderItem, OrderItem.product_id == Product.id)
         .join(Order, Order.id == OrderItem.order_id)
-        .where(Order.status != "cancelled")
         .group_by(Category.id, Category.name)
-    ).all()
+    )
+    rows = s.execute(stmt if cancelled else stmt.where(Order.status != "cancelled")).all()
     pairs = [(name, _as_money(total)) for name, total in rows]
     pairs = [p for p in pairs if p[1] is not None and p[1] >= min_revenue]
     return sorted(pairs, key=lambda p: (-p[1], p[0]))
@@ -184,7 +184,7 @@ def _revenue_pairs(result: Any, what: str) -> list[tuple[Any, Decimal | None]]:
             name, total = tuple(item)
         except (TypeError, ValueError):
             raise Fail(f"{what} should return (category name, revenue) pairs; one item was "
-                       f"{item!r:.60}.") from None
+                       f"{safe_repr(item)}.") from None
         pairs.append((name, _as_money(total)))
     return pairs
 
@@ -234,6 +234,7 @@ def grade_category_revenue(candidate, g: Grading) -> str:
         with fresh.Session() as s:
             expected = {t: _expected_revenue(s, t) for t in thresholds}
             everything = dict(_expected_revenue(s, Decimal("-1")))
+            with_cancelled = dict(_expected_revenue(s, Decimal("-1"), cancelled=True))
         sql = ""
         for threshold, want in expected.items():
             what = f"category_revenue(session, Decimal({str(threshold)!r}))"
@@ -246,9 +247,9 @@ def grade_category_revenue(candidate, g: Grading) -> str:
                            "Decimal: money stays exact. Return the sums as the database gives "
                            "them (session.execute(stmt).all()), without float(...); a sum over Numeric "
                            "columns in select() comes back as Decimal.",
-                           f"got {raw[:3]!r}...", sql=sql_listing(rec))
+                           f"got {safe_repr(raw[:3], 200)}...", sql=sql_listing(rec))
             if got != want:
-                raise Fail(_revenue_mismatch(what, threshold, want, got, everything),
+                raise Fail(_revenue_mismatch(what, threshold, want, got, everything, with_cancelled),
                            f"expected {_money(want)}\ngot      {_money(got)}",
                            sql=sql_listing(rec))
             stmt = _one_select(rec, what)
@@ -266,16 +267,32 @@ def grade_category_revenue(candidate, g: Grading) -> str:
             if not stmt.has("ORDER BY"):
                 raise Fail(f"{what}: the order is right, but the database did not sort: add "
                            ".order_by(...) to the query.", sql=sql_listing(rec))
+            order_by = stmt.clause("ORDER BY")
+            # the name column, or the label the query gave it (SELECT categories.name AS category ...)
+            labels = ["NAME"] + re.findall(r"\bNAME\s+AS\s+\"?(\w+)", stmt.one_line.upper())
+            tie = re.search(rf"\b({'|'.join(labels)})\b\"?(\s+(ASC|DESC))?", order_by)
+            if not tie or tie.group(3) == "DESC":
+                raise Fail(f"{what}: the order is right this time, but the ORDER BY has no "
+                           "tie-break by name (A to Z): two categories with the same revenue would come "
+                           "back in whatever order the database meets them. Sort by revenue, highest "
+                           "first, then by name: .order_by(revenue.desc(), Category.name).",
+                           sql=sql_listing(rec))
             sql = stmt.one_line
     return f"grouped, filtered and sorted by the database in 1 statement: {sql}"
 
 
-def _revenue_mismatch(what: str, threshold: Decimal, want, got, everything) -> str:
+def _revenue_mismatch(what: str, threshold: Decimal, want, got, everything, with_cancelled) -> str:
     wanted = dict(want)
-    if any(total is not None and name in everything and total > everything[name]
-           for name, total in got):
+    too_high = [(name, total) for name, total in got
+                if total is not None and name in everything and total > everything[name]]
+    if too_high and all(total == with_cancelled.get(name) for name, total in too_high):
         return (f"{what}: the totals include cancelled orders. Leave them out with a WHERE on "
                 "Order.status, before grouping.")
+    if too_high or (got and not any(name in everything for name, _ in got)):
+        return (f"{what}: the totals are too high, more than even all orders of the category: rows "
+                "are counted several times or summed across categories. Join Category -> Product -> "
+                "OrderItem -> Order along the relationships (each join with its ON condition) and "
+                "GROUP BY the category.")
     if sorted(got, key=str) == sorted(want, key=str):
         return f"{what}: the right categories in the wrong order: highest revenue first, then by name."
     differ = [(name, wanted[name], total) for name, total in got
@@ -334,9 +351,14 @@ def grade_never_ordered(candidate, g: Grading) -> str:
     if sorted(got) != want:
         wrong = sorted(set(got) - set(want))
         msg = f"{what} returned {len(got)} customers, expected the {len(want)} who have no order."
-        if not got:
+        inner = rec.selects and rec.selects[0].has("JOIN") and not rec.selects[0].has(
+            "OUTER JOIN", "LEFT JOIN", "EXISTS")
+        if not got and inner:
             msg += (" An inner join keeps only customers that have orders: use outerjoin(...) "
                     "or NOT EXISTS.")
+        elif not got:
+            msg += (" Your query found none: an anti-join keeps the customers for whom the outer "
+                    "join found no order (WHERE orders.id IS NULL), or for whom NOT EXISTS holds.")
         elif wrong:
             msg += f" Customers {wrong[:5]} do have orders."
         raise Fail(msg, sql=sql_listing(rec))
@@ -451,6 +473,9 @@ def grade_page_after(candidate, g: Grading) -> str:
 # --------------------------------------------------------------------------
 INJECTION = "' OR 1=1 --"
 WILDCARDS = ("_", "5%")   # must match literally: 11 emails contain '_', none contains '5%'
+# An escape character in the term must be escaped too: no email contains these, and with
+# the escape character left alone '/a' reads as a plain 'a' (matching most emails).
+ESCAPE_PROBES = ("/a", "!a", "\\a")
 
 
 @exercise(
@@ -482,7 +507,7 @@ def grade_safe_search(candidate, g: Grading) -> str:
 
             cases = [(INJECTION, []), ("walker", expected("walker")),
                      ("example.org", expected("example.org"))]
-            cases += [(term, expected(term)) for term in WILDCARDS]
+            cases += [(term, expected(term)) for term in WILDCARDS + ESCAPE_PROBES]
             as_wildcards = {term: unescaped(term) for term in WILDCARDS}
         sql = ""
         for term, want in cases:
@@ -534,6 +559,12 @@ def grade_safe_search(candidate, g: Grading) -> str:
             if got != want and term in WILDCARDS and sorted(got) != want:
                 raise Fail(_wildcard_message(what, term, got, want, as_wildcards[term], rec),
                            sql=sql_listing(rec))
+            if got != want and term in ESCAPE_PROBES and sorted(got) != want:
+                raise Fail(f"{what} returned {len(got)} ids, expected {len(want)}: no email "
+                           f"contains {term!r}. The escape character itself must be escaped "
+                           "first, or the one in the term escapes the letter after it (with "
+                           "'/': term.replace('/', '//') before the other replaces).",
+                           sql=sql_listing(rec))
             if got != want:
                 msg = f"{what} returned {len(got)} ids, expected {len(want)}."
                 if sorted(got) == want:
@@ -548,6 +579,8 @@ def grade_safe_search(candidate, g: Grading) -> str:
                            "text(): write the SQL yourself, text(\"SELECT id FROM customers "
                            "WHERE email LIKE :pattern ORDER BY id\"), and pass the pattern in a "
                            "dict.", sql=sql_listing(rec))
+            if term in ESCAPE_PROBES:
+                continue
             if term in WILDCARDS:
                 escape = _escape_without_escape_clause(rec)   # right only where it is the default
                 if escape:

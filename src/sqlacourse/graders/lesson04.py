@@ -3,7 +3,7 @@ judge the SQL that the flush writes."""
 
 from __future__ import annotations
 
-from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy import Integer, event, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipDirection, Session
 
@@ -11,7 +11,15 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, CustomerProfile, Order, OrderItem, Product, Review, Tag
-from ._common import copy_tables, expect_mapped_class, run_recorded, sql_listing
+from ._common import (
+    copy_tables,
+    expect_mapped_class,
+    expect_string,
+    mapping_errors,
+    run_recorded,
+    safe_repr,
+    sql_listing,
+)
 
 LESSON = "04-relationships"
 
@@ -82,10 +90,11 @@ def _error_only(err: LearnerError) -> str:
     return "\n".join(line for line in lines[start:] if not line.startswith("(Background on"))
 
 
-def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str]]:
+def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, LearnerError | None, list[str], object]:
     """Like _common.run_recorded; also lists the statements sent outside any flush (the learner's own
     session.execute(...) / connection.execute(...)), as opposed to those the unit of work wrote."""
     error = None
+    returned: list = []
     in_flush = [False]
     outside: list[str] = []
 
@@ -104,12 +113,12 @@ def _run_marking_flushes(g: Grading, fn, engine, *args) -> tuple[QueryRecorder, 
         event.listen(session, "after_flush", after_flush)
         event.listen(engine, "before_cursor_execute", on_execute)
         try:
-            g.call(fn, session, *args)
+            returned.append(g.call(fn, session, *args))
         except LearnerError as exc:
             error = exc
         finally:
             event.remove(engine, "before_cursor_execute", on_execute)
-    return rec, error, outside
+    return rec, error, outside, (returned or [None])[0]
 
 
 def _flush_recorded(engine, session: Session) -> tuple[QueryRecorder, IntegrityError | None]:
@@ -160,11 +169,11 @@ def _writes(rec: QueryRecorder, kind: str, table: str) -> list:
 def author_books(candidate, g: Grading) -> str:
     expect_mapped_class(candidate, "Author")
     _table_name(candidate, "authors")
-    _need_column(candidate, "name")
+    expect_string(candidate.__table__, "name", 100)
     books_rel = _relationship(candidate, "books", "Author", ONETOMANY)
     book_cls = books_rel.mapper.class_
     _table_name(book_cls, "books")
-    _need_column(book_cls, "title")
+    expect_string(book_cls.__table__, "title", 200)
     fk = _fk_column(book_cls, candidate, "author_id")
     if fk.nullable:
         raise Fail("books.author_id allows NULL, so a book without an author would be accepted. "
@@ -176,7 +185,7 @@ def author_books(candidate, g: Grading) -> str:
     g.call(author.books.append, first)
     if first.author is not author:
         raise Fail("After author.books.append(book), book.author is still "
-                   f"{first.author!r}: the two sides are not linked in memory.",
+                   f"{safe_repr(first.author)}: the two sides are not linked in memory.",
                    "Add back_populates=\"author\" to Author.books.")
     second = g.call(book_cls, title="The Left Hand of Darkness")
     g.call(setattr, second, "author", author)
@@ -185,7 +194,7 @@ def author_books(candidate, g: Grading) -> str:
                    "are not linked in memory.", "Add back_populates=\"books\" to Book.author.")
 
     md = copy_tables(candidate.__table__, book_cls.__table__)
-    with g.database(data=False, metadata=md) as fresh:
+    with g.database(data=False, metadata=md) as fresh, mapping_errors("Storing an author with two books"):
         with Session(fresh.engine) as s, record_queries(fresh.engine) as rec:
             s.add(author)
             s.commit()
@@ -231,7 +240,7 @@ def author_books(candidate, g: Grading) -> str:
 def recipe_ingredients(candidate, g: Grading) -> str:
     expect_mapped_class(candidate, "Recipe")
     _table_name(candidate, "recipes")
-    _need_column(candidate, "name")
+    expect_string(candidate.__table__, "name", 100)
     rels = _relationships(candidate, "Recipe")
     if "ingredients" in rels and rels["ingredients"].secondary is None:
         raise Fail("Recipe.ingredients does not go through an association table: give it "
@@ -239,7 +248,7 @@ def recipe_ingredients(candidate, g: Grading) -> str:
     rel = _relationship(candidate, "ingredients", "Recipe", MANYTOMANY)
     ingredient_cls = rel.mapper.class_
     _table_name(ingredient_cls, "ingredients")
-    _need_column(ingredient_cls, "name")
+    expect_string(ingredient_cls.__table__, "name", 100)
     link = rel.secondary
     if link.name != "recipe_ingredients":
         raise Fail(f"The association table should be called 'recipe_ingredients', it is {link.name!r}.")
@@ -260,7 +269,7 @@ def recipe_ingredients(candidate, g: Grading) -> str:
                    "Add back_populates=\"ingredients\" to Ingredient.recipes.")
 
     md = copy_tables(candidate.__table__, ingredient_cls.__table__, link)
-    with g.database(data=False, metadata=md) as fresh:
+    with g.database(data=False, metadata=md) as fresh, mapping_errors("Storing a recipe with its ingredients"):
         with Session(fresh.engine) as s, record_queries(fresh.engine) as rec:
             s.add(recipe)
             s.commit()
@@ -300,6 +309,17 @@ def recipe_ingredients(candidate, g: Grading) -> str:
         if twice:
             raise Fail("recipe_ingredients accepted the same (recipe, ingredient) pair twice. Make "
                        "the two columns together the primary key (primary_key=True on both).")
+        with Session(fresh.engine) as s:
+            s.add(g.call(ingredient_cls, name="flour"))
+            try:
+                s.flush()
+                same_name = True
+            except IntegrityError:
+                same_name = False
+            s.rollback()
+        if same_name:
+            raise Fail("A second ingredient called 'flour' was accepted: Ingredient.name should be "
+                       "unique (mapped_column(String(100), unique=True)).")
     return ("Recipe.ingredients and Ingredient.recipes stay in step; adding a recipe wrote its links "
             f"({link_inserts[0].one_line if link_inserts else 'INSERT INTO recipe_ingredients'}), "
             "removing one deleted a link row only, and a pair cannot be stored twice.")
@@ -323,16 +343,34 @@ def recipe_ingredients(candidate, g: Grading) -> str:
 def cart_orphans(candidate, g: Grading) -> str:
     expect_mapped_class(candidate, "Cart")
     _table_name(candidate, "carts")
-    _need_column(candidate, "owner")
+    expect_string(candidate.__table__, "owner", 50)
     rel = _relationship(candidate, "lines", "Cart", ONETOMANY)
     line_cls = rel.mapper.class_
     _table_name(line_cls, "cart_lines")
-    for col in ("sku", "quantity"):
-        _need_column(line_cls, col)
-    _fk_column(line_cls, candidate, "cart_id")
+    expect_string(line_cls.__table__, "sku", 20)
+    _need_column(line_cls, "quantity")
+    if not isinstance(line_cls.__table__.c.quantity.type, Integer):
+        raise Fail(f"cart_lines.quantity should be an integer, it is {line_cls.__table__.c.quantity.type!r}.")
+    fk = _fk_column(line_cls, candidate, "cart_id")
+    if fk.nullable:
+        raise Fail("cart_lines.cart_id allows NULL; the task wants it NOT NULL: annotate it "
+                   "Mapped[int] (not Mapped[int | None]).")
+    _relationship(line_cls, "cart", line_cls.__name__, MANYTOONE)
+
+    probe_cart = g.call(candidate, owner="probe")
+    probe_line = g.call(line_cls, sku="PRB-1", quantity=1)
+    g.call(probe_cart.lines.append, probe_line)
+    if probe_line.cart is not probe_cart:
+        raise Fail("After cart.lines.append(line), line.cart is not the cart: the two sides are "
+                   "not linked in memory.", "Add back_populates=\"cart\" to Cart.lines.")
+    other_line = g.call(line_cls, sku="PRB-2", quantity=1)
+    g.call(setattr, other_line, "cart", probe_cart)
+    if other_line not in probe_cart.lines:
+        raise Fail("After line.cart = cart, the line is not in cart.lines: the two sides are not "
+                   "linked in memory.", "Add back_populates=\"lines\" to CartLine.cart.")
 
     md = copy_tables(candidate.__table__, line_cls.__table__)
-    with g.database(data=False, metadata=md) as fresh:
+    with g.database(data=False, metadata=md) as fresh, mapping_errors("Storing a cart with three lines"):
         cart = g.call(candidate, owner="ann")
         for sku in ("PHN-00012", "CYC-00002", "BK-00031"):
             g.call(cart.lines.append, g.call(line_cls, sku=sku, quantity=1))
@@ -341,6 +379,12 @@ def cart_orphans(candidate, g: Grading) -> str:
             s.commit()
             cart_id = cart.id
         lines = line_cls.__table__
+        with fresh.engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(lines))
+        if stored != 3:
+            raise Fail(f"session.add(cart) with 3 lines in cart.lines stored {stored} lines: without "
+                       "\"save-update\" in the cascade (\"all\" includes it) adding the cart does not "
+                       "add its lines. Use cascade=\"all, delete-orphan\".")
 
         def lines_of_cart(conn):
             return conn.scalar(select(func.count()).select_from(lines).where(lines.c.cart_id == cart_id))
@@ -411,7 +455,7 @@ def tag_product(candidate, g: Grading) -> str:
             other_before = _tags_of(fresh.engine, other_pid)
             existing = sorted(other_before)[0]
 
-        rec, err, outside = _run_marking_flushes(g, candidate, fresh.engine, pid, new_tag)
+        rec, err, outside, returned = _run_marking_flushes(g, candidate, fresh.engine, pid, new_tag)
         if err is not None:
             raise err
         by_hand = [s for s in outside if _writes_text(s, "product_tags")]
@@ -435,6 +479,9 @@ def tag_product(candidate, g: Grading) -> str:
             raise Fail("The tag exists already: load it, do not create a new Tag row.",
                        sql=sql_listing(rec))
         inserted = _writes(rec, "INSERT", "product_tags")
+        if returned is not None:
+            raise Fail(f"Product {pid} was tagged correctly, but the function returned a {type(returned).__name__}; "
+                       "the task says it returns nothing (None).")
 
         _, rec2, err = run_recorded(g, candidate, fresh.engine, other_pid, existing)
         if err is not None:

@@ -62,6 +62,16 @@ def _objects(g: Grading, result: Any, cls: type, what: str, loader: str = "joine
     return items
 
 
+def _read(rec: QueryRecorder, what: str, fn: Any) -> Any:
+    """Read relationships the task promised as loaded; a raise becomes feedback."""
+    try:
+        return fn()
+    except InvalidRequestError as exc:
+        raise Fail(f"Reading {what} raised InvalidRequestError ({str(exc).splitlines()[0][:120]}): "
+                   f"{what} must be loaded by your query, and raiseload() (or lazy='raise') made it "
+                   "raise instead.", sql=sql_listing(rec)) from None
+
+
 def _unloaded(obj: Any, attr: str) -> bool:
     return attr in inspect(obj).unloaded
 
@@ -118,7 +128,7 @@ def grade_customers_orders(candidate, g: Grading) -> str:
         with recorded_session(fresh.engine) as (session, rec):
             customers = _objects(g, _call(g, candidate, session), Customer, "all customers")
             lazy = sum(_unloaded(c, "orders") for c in customers)
-            got = {c.id: sorted(o.id for o in c.orders) for c in customers}
+            got = _read(rec, "customer.orders", lambda: {c.id: sorted(o.id for o in c.orders) for c in customers})
         got_ids = [c.id for c in customers]
     sql = sql_listing(rec)
     if rec.count > 2:
@@ -142,6 +152,10 @@ def grade_customers_orders(candidate, g: Grading) -> str:
                    sql=sql)
     _require_order_by(rec, "customers", "select(Customer).order_by(Customer.id)")
     wrong = [cid for cid in customer_ids if got[cid] != expected[cid]]
+    if wrong and rec.count == 1 and not any(got.values()):
+        raise Fail("Every customer.orders is empty, and no SQL loaded them: noload() (deprecated) "
+                   "leaves a relationship empty instead of loading it. Use selectinload(Customer.orders).",
+                   sql=sql)
     if wrong:
         cid = wrong[0]
         raise Fail(f"customer.orders is wrong for {len(wrong)} customers, e.g. customer {cid}: "
@@ -204,7 +218,9 @@ def grade_order_lines(candidate, g: Grading) -> str:
             lazy_items = sum(_unloaded(o, "items") for o in orders)
             items = [i for o in orders if not _unloaded(o, "items") for i in o.items]
             lazy_products = sum(_unloaded(i, "product") for i in items)
-            got = {o.id: sorted((i.product_id, i.quantity, i.product.sku) for i in o.items) for o in orders}
+            got = _read(rec, "order.items and item.product", lambda: {
+                o.id: sorted((i.product_id, i.quantity, i.product.sku if i.product is not None else None)
+                             for i in o.items) for o in orders})
         got_ids = [o.id for o in orders]
     sql = sql_listing(rec)
     if rec.count > 3:
@@ -224,6 +240,14 @@ def grade_order_lines(candidate, g: Grading) -> str:
                    f"({len(got_ids)} orders).", sql=sql)
     _require_order_by(rec, f"orders of customer {customer_id}", "add .order_by(Order.id) to the query")
     wrong = [oid for oid in order_ids if got[oid] != expected[oid]]
+    if wrong and all(sku is None for v in got.values() for _, _, sku in v) and any(got.values()):
+        raise Fail("Every item.product is None, though each item has a product: noload() "
+                   "(deprecated) leaves a relationship empty instead of loading it. Chain "
+                   "joinedload(OrderItem.product) onto selectinload(Order.items).", sql=sql)
+    if wrong and not any(got.values()):
+        raise Fail("Every order.items is empty, though the orders have items, and no SQL loaded them: "
+                   "noload() (deprecated) leaves a relationship empty instead of loading it. Use "
+                   "selectinload(Order.items).", sql=sql)
     if wrong:
         raise Fail(f"The items of order {wrong[0]} are wrong: expected {expected[wrong[0]]}, "
                    f"got {got[wrong[0]]}.", sql=sql)
@@ -262,7 +286,12 @@ def grade_order_customer(candidate, g: Grading) -> str:
                            f"returned {type(order).__name__}.",
                            "session.scalars(stmt).one() or session.get(...) return the object itself.")
             lazy = _unloaded(order, "customer")
-            got_customer = order.customer.id if order.customer is not None else None
+            loaded = _read(rec, "order.customer", lambda: order.customer)
+            if loaded is None and rec.count == 1:
+                raise Fail(f"order.customer is None without any SQL, though order {ORDER_ID} has a customer: "
+                           "noload() (deprecated) silently answers None. Load it in the same statement: "
+                           "joinedload(Order.customer).", sql=sql_listing(rec))
+            got_customer = loaded.id if loaded is not None else None
         got_id = order.id
     sql = sql_listing(rec)
     if got_id != ORDER_ID:
@@ -316,6 +345,8 @@ def grade_raiseload(candidate, g: Grading) -> str:
                            f"{len(got_ids)} orders{' (not sorted)' if sorted(got_ids) == order_ids else ''}.",
                            sql=sql_listing(rec))
             _require_order_by(rec, f"{status} orders", "add .order_by(Order.id) to the query")
+            lazy_items = sum(_unloaded(o, "items") for o in orders)
+            before_items = rec.count
             try:
                 got_items = sum(len(o.items) for o in orders)
             except InvalidRequestError:
@@ -323,6 +354,11 @@ def grade_raiseload(candidate, g: Grading) -> str:
                            "selectinload(Order.items)) and only the other relationships should raise.",
                            sql=sql_listing(rec)) from None
             loading = rec.count
+            if got_items != n_items:
+                extra = (" and no SQL loaded them: noload() (deprecated) leaves a relationship empty; "
+                         "load it with selectinload(Order.items)" if got_items == 0 and loading == 1 else "")
+                raise Fail(f"The orders should carry {n_items} items in all, they carry {got_items}{extra}.",
+                           sql=sql_listing(rec))
             sample = orders[0]
             item = next(i for o in orders for i in o.items)
             outcomes = {}
@@ -330,22 +366,29 @@ def grade_raiseload(candidate, g: Grading) -> str:
                                ("item.product", lambda: item.product)):
                 before = rec.count
                 try:
-                    read()
-                    outcomes[name] = "lazy" if rec.count > before else "loaded"
+                    value = read()
+                    outcomes[name] = ("lazy" if rec.count > before else
+                                      "none" if value is None else "loaded")
                 except InvalidRequestError as exc:
                     outcomes[name] = "raised" if "raise" in str(exc) else f"error: {exc}"
     sql = sql_listing(rec)
-    if got_items != n_items:
-        raise Fail(f"The orders should carry {n_items} items in all, they carry {got_items}.", sql=sql)
     if loading > 2:
+        if lazy_items and loading > before_items:
+            raise Fail(f"At most 2 statements expected to load the orders and their items, {loading} "
+                       "emitted: order.items was loaded one order at a time (N+1).", sql=sql)
         raise Fail(f"At most 2 statements expected to load the orders and their items, {loading} "
-                   "emitted: order.items was loaded one order at a time (N+1).", sql=sql)
+                   "emitted by your query: it loaded other relationships too (an eager loader for '*' "
+                   "or for more than order.items). Load only order.items; every other relationship "
+                   "should raise: raiseload('*').", sql=sql)
     for name, outcome in outcomes.items():
         if outcome == "lazy":
             hint_ = ("raiseload(Order.customer) names only that relationship; raiseload('*') covers all "
                      "the others, the items' product included" if name == "item.product" else
                      "add raiseload('*') to the options")
             raise Fail(f"Reading {name} sent a lazy SELECT instead of raising: {hint_}.", sql=sql)
+        if outcome == "none":
+            raise Fail(f"{name} is None without any SQL, though it exists: noload() (deprecated) "
+                       "silently answers None. The task wants it to raise: raiseload('*').", sql=sql)
         if outcome == "loaded":
             raise Fail(f"{name} was loaded by your query, but only order.items should be: the task is "
                        "to make every other relationship raise when touched.", sql=sql)
@@ -381,11 +424,14 @@ def grade_contains_eager(candidate, g: Grading) -> str:
             customers = _objects(g, _call(g, candidate, session, loader="contains_eager"), Customer,
                                  "the customers with a cancelled order", loader="contains_eager")
             lazy = sum(_unloaded(c, "orders") for c in customers)
-            got = {c.id: sorted(o.id for o in c.orders) for c in customers}
+            got = _read(rec, "customer.orders", lambda: {c.id: sorted(o.id for o in c.orders) for c in customers})
             statuses = {o.status for c in customers for o in c.orders}
         got_ids = [c.id for c in customers]
     sql = sql_listing(rec)
     want_ids = sorted(expected)
+    if rec.count == 0:
+        raise Fail("Your function sent no SQL: the customers and their cancelled orders must come from "
+                   "one query (a join to orders, filtered, with contains_eager).", sql=sql)
     if rec.count != 1:
         if lazy:
             why = f"customer.orders was not filled by your query, so {lazy} customers lazy-loaded it"
@@ -404,6 +450,9 @@ def grade_contains_eager(candidate, g: Grading) -> str:
         raise Fail("Each customer once, sorted by id, expected: add .order_by(Customer.id) "
                    "(and .unique() on the result).", sql=sql)
     _require_order_by(rec, "customers", "add .order_by(Customer.id) to the query")
+    if not statuses and any(expected.values()):
+        raise Fail("Every customer.orders is empty, and no SQL loaded them: noload() (deprecated) leaves a "
+                   "relationship empty. Fill it from your join with contains_eager(Customer.orders).", sql=sql)
     if statuses != {"cancelled"}:
         raise Fail("customer.orders holds all of the customer's orders, not only the cancelled ones "
                    f"(statuses seen: {', '.join(sorted(statuses))}): the collection must come from "
