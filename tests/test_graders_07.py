@@ -355,6 +355,14 @@ def export_no_count(session, write):
     export_yield_per(session, write)
 
 
+def export_by_order_only(session, write):  # product order within an order only by accident
+    n = 0
+    for item in session.scalars(select(OrderItem).order_by(OrderItem.order_id).execution_options(yield_per=500)):
+        write(item.order_id, item.product_id, item.quantity, item.unit_price)
+        n += 1
+    return n
+
+
 def export_wrong_columns(session, write):
     n = 0
     for item in session.scalars(_LINES.execution_options(yield_per=500)):
@@ -375,6 +383,7 @@ def test_export_lines_accepts(fn):
     (export_big_batches, "yield_per=5000"),
     (export_unsorted, "not in (order_id, product_id) order"),
     (export_no_count, "number of lines written"),
+    (export_by_order_only, "does not sort by order_id and then product_id"),
     (export_wrong_columns, "the first (1, 9, a list, Decimal('27.59'))"),
 ])
 def test_export_lines_rejects(fn, says):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -409,6 +410,7 @@ def grade_upsert_customers(candidate, g: Grading) -> str:
 
 # --------------------------------------------------------------------------
 MAX_BATCH = 500
+_BY_ORDER_PRODUCT = re.compile(r"\bORDER_ID\b(?!\s+DESC)[^,]*,\s*[\w.]*\bPRODUCT_ID\b(?!\s+DESC)")
 
 
 @exercise(
@@ -458,6 +460,10 @@ def grade_export_lines(candidate, g: Grading) -> str:
     if not rec.statements[0].has("ORDER BY"):
         raise Fail("The lines came out in order, but your query has no ORDER BY: that order is an accident "
                    "of the storage. Sort in the query.", sql=sql)
+    if not _BY_ORDER_PRODUCT.search(rec.statements[0].clause("ORDER BY")):
+        raise Fail("The lines came out in order, but your ORDER BY does not sort by order_id and then "
+                   "product_id, so the order of the lines within an order is an accident of the storage: "
+                   ".order_by(OrderItem.order_id, OrderItem.product_id).", sql=sql)
     opts = calls.options[0]
     batch = opts.get("yield_per") or (opts.get("max_row_buffer") if opts.get("stream_results") else None)
     if not batch:
