@@ -955,3 +955,156 @@ CAUSES: dict[str, dict[str, str]] = {
                               "joined 2 times",
                           "customers_with_cancelled_orders: return []": "no SQL"},
 }
+
+
+# ---------------------------------------------------------------- lesson 07 (bulk operations)
+# Kept in one block so that lessons developed in parallel do not edit the same lines.
+_ONE_INSERT = "session.execute(insert(OrderItem), lines)"
+_PRICES = 'session.execute(update(Product), [{"id": pid, "price": price} for pid, price in new_prices.items()])'
+_ARCHIVE = "return session.execute(stmt).rowcount"
+_UPSERT_SET = ('stmt = stmt.on_conflict_do_update(\n        index_elements=[Customer.email],\n'
+               '        set_={"name": stmt.excluded.name, "country": stmt.excluded.country},\n    )')
+
+REQUIREMENTS.update({
+    "07-import-lines": {
+        "rows": ("the 5,000 given lines end up in order_items", ["import_lines: drop statement session.execute(insert(OrderItem), lines)",
+                                                              "half the lines"]),
+        "commit": ("committed", ["import_lines: drop statement session.commit()"]),
+        "at most 5 INSERT calls": ("at most ceil(5,000 / 1,000) = 5 INSERT driver calls, no INSERT per line",
+                                   ["one INSERT per line"]),
+        "no ORM objects": ("no ORM objects (no OrderItem(...), add_all or .returning(OrderItem))",
+                           ["add_all of OrderItem objects", "RETURNING objects"]),
+    },
+    "07-update-prices": {
+        "prices": ("the given products get the new prices", ["update_prices: drop statement session.execute(update(Product), [{'id': pid, '...",
+                                                             "one price for all"]),
+        "commit": ("committed", ["update_prices: drop statement session.commit()"]),
+        "one UPDATE call": ("one UPDATE driver call for all of them", ["one UPDATE per product"]),
+        "no SELECT": ("without reading the products", ["load and set each product"]),
+        "others unchanged": ("no other product changes", ["every product updated"]),
+    },
+    "07-archive-orders": {
+        "the right rows": ("pending orders created before the cutoff become cancelled, nothing else",
+                           ["cancel_stale_orders.stmt: Order.status == 'pending': == -> !=",
+                            "cancel_stale_orders.stmt: Order.created_at < cutoff: < -> <="]),
+        "one UPDATE ... WHERE": ("one UPDATE with a WHERE clause, not one per order",
+                                 ["cancel_stale_orders.stmt: drop .where(Order.status == 'pending', Order.created_at < cutoff)",
+                                  "loop over loaded orders", "cancel_stale_orders: return None"]),
+        "rowcount": ("returns the number of orders cancelled", ["return the result", "return a constant"]),
+        "no commit": ("does not commit", ["cancel_stale_orders: commit before return"]),
+        "synchronized": ("loaded orders show the new status without a reload",
+                         ["synchronize_session=False", "expire instead of synchronize"]),
+        "both backends": ("runs on SQLite and PostgreSQL alike (fetch, not a Python evaluation)",
+                          ["synchronize_session auto", "synchronize_session evaluate"]),
+    },
+    "07-upsert-customers": {
+        "existing updated": ("existing customers get the new name and country",
+                             ["do nothing on conflict", "name only"]),
+        "keep created_at": ("existing customers keep their created_at", ["created_at updated too"]),
+        "new inserted": ("the others are inserted", ["upsert_customers: drop statement session.execute(stmt, rows)"]),
+        "commit": ("committed", ["upsert_customers: drop statement session.commit()"]),
+        "one INSERT ... ON CONFLICT": ("one INSERT ... ON CONFLICT for all rows", ["one upsert per row"]),
+        "no SELECT": ("no SELECT to find out which exist", ["look up first"]),
+    },
+    "07-export-lines": {
+        "every line": ("write() once per order line, with its four values",
+                       ["export_lines: drop statement write(item.order_id, item.product_id, item.quan...",
+                        "export_lines: .scalars() -> .execute()"]),
+        "sorted by the database": ("sorted by (order_id, product_id) by the database",
+                                   ["export_lines.stmt: drop .order_by(OrderItem.order_id, OrderItem.product_id)",
+                                    "export_lines.stmt: order_by drop term OrderItem.*",
+                                    "export_lines.stmt: order_by reverse OrderItem.*",
+                                    "export_lines.stmt: order_by moved into Python (sorted)"]),
+        "one SELECT": ("one SELECT", ["export_lines: commit in every loop iteration"]),
+        "yield_per": ("run with yield_per, batches of at most 500 rows", ["no yield_per", "batches of 5000"]),
+        "as it arrives": ("each line written as it arrives (no .all())", ["all() before the loop"]),
+        "count": ("returns the number of lines written", ["export_lines: return None"]),
+    },
+})
+
+TEXT_MUTANTS.update({
+    "07-import-lines": [
+        ("add_all of OrderItem objects", _ONE_INSERT, "session.add_all([OrderItem(**line) for line in lines])"),
+        ("one INSERT per line", _ONE_INSERT,
+         "for line in lines:\n        session.execute(insert(OrderItem).values(**line))"),
+        ("RETURNING objects", _ONE_INSERT, "session.scalars(insert(OrderItem).returning(OrderItem), lines).all()"),
+        ("half the lines", _ONE_INSERT, "session.execute(insert(OrderItem), lines[: len(lines) // 2])"),
+    ],
+    "07-update-prices": [
+        ("load and set each product", _PRICES,
+         "for pid, price in new_prices.items():\n        session.get(Product, pid).price = price"),
+        ("one UPDATE per product", _PRICES,
+         "for pid, price in new_prices.items():\n"
+         "        session.execute(update(Product).where(Product.id == pid).values(price=price))"),
+        ("one price for all", _PRICES,
+         "session.execute(update(Product).where(Product.id.in_(new_prices))"
+         ".values(price=next(iter(new_prices.values()))))"),
+        ("every product updated", _PRICES,
+         "session.execute(update(Product), [{\"id\": pid, \"price\": new_prices.get(pid, 1)} for pid in range(1, 121)])"),
+    ],
+    "07-archive-orders": [
+        ("synchronize_session=False", 'synchronize_session="fetch"', "synchronize_session=False"),
+        ("synchronize_session auto", 'synchronize_session="fetch"', 'synchronize_session="auto"'),
+        ("synchronize_session evaluate", 'synchronize_session="fetch"', 'synchronize_session="evaluate"'),
+        ("expire instead of synchronize", [('synchronize_session="fetch"', "synchronize_session=False"),
+                                           (_ARCHIVE, "n = session.execute(stmt).rowcount\n"
+                                                      "    session.expire_all()\n    return n")]),
+        ("loop over loaded orders", _ARCHIVE,
+         'orders = session.scalars(select(Order).where(Order.status == "pending", Order.created_at < cutoff)).all()\n'
+         '    for order in orders:\n        order.status = "cancelled"\n    session.flush()\n    return len(orders)'),
+        ("return the result", _ARCHIVE, "return session.execute(stmt)"),
+        ("return a constant", _ARCHIVE, "session.execute(stmt)\n    return 1"),
+    ],
+    "07-upsert-customers": [
+        ("do nothing on conflict", _UPSERT_SET, "stmt = stmt.on_conflict_do_nothing(index_elements=[Customer.email])"),
+        ("name only", ', "country": stmt.excluded.country}', "}"),
+        ("created_at updated too", '"country": stmt.excluded.country}',
+         '"country": stmt.excluded.country, "created_at": stmt.excluded.created_at}'),
+        ("one upsert per row", "session.execute(stmt, rows)", "for row in rows:\n        session.execute(stmt, [row])"),
+        ("look up first", "session.execute(stmt, rows)",
+         "for row in rows:\n"
+         '        found = session.scalars(select(Customer).where(Customer.email == row["email"])).one_or_none()\n'
+         "        if found is None:\n            session.add(Customer(**row))\n"
+         '        else:\n            found.name, found.country = row["name"], row["country"]'),
+    ],
+    "07-export-lines": [
+        ("no yield_per", "\n        .execution_options(yield_per=500)", ""),
+        ("batches of 5000", "yield_per=500", "yield_per=5000"),
+        ("all() before the loop", "for item in session.scalars(stmt):", "for item in session.scalars(stmt).all():"),
+    ],
+})
+
+EQUIVALENT.update({
+    "07-archive-orders": {
+        ("cancel_stale_orders.stmt: Order.status == 'pending' -> .contains()",
+         "cancel_stale_orders.stmt: Order.status == 'pending' -> .like()",
+         "cancel_stale_orders.stmt: Order.status == 'pending' -> .startswith()"): STATUS_SET,
+    },
+    "07-export-lines": {
+        ("export_lines: commit before return",): COMMIT_READ,
+    },
+})
+
+CAUSES.update({
+    "07-import-lines": {"add_all of OrderItem objects": "OrderItem objects", "one INSERT per line": "one INSERT per line",
+                        "RETURNING objects": ".returning(OrderItem)"},
+    "07-update-prices": {"load and set each product": "loaded the products first",
+                         "one UPDATE per product": "one per product"},
+    "07-archive-orders": {"synchronize_session=False": "synchronize_session=False",
+                          "expire instead of synchronize": "expired or refreshed",
+                          "loop over loaded orders": "one by one",
+                          "synchronize_session auto": "SQLite"},
+    "07-upsert-customers": {"do nothing on conflict": "on_conflict_do_nothing", "look up first": "SELECT",
+                            "created_at updated too": "created_at"},
+    "07-export-lines": {"no yield_per": "not streamed", "batches of 5000": "yield_per=5000",
+                        "all() before the loop": ".all()"},
+})
+
+# The swapped dialect test picks postgresql.insert on SQLite, which renders the same
+# INSERT ... ON CONFLICT (email) DO UPDATE there (observed: the same statement and rows); on PostgreSQL
+# it picks sqlite.insert, which fails: the dialect's own insert is a requirement on PostgreSQL only.
+_SWAPPED_DIALECT = "upsert_customers.dialect_insert: session.get_bind().dialect.name == 'p...: == -> !="
+EQUIVALENT_ON["sqlite"]["07-upsert-customers"] = {
+    (_SWAPPED_DIALECT,): "postgresql.insert(...).on_conflict_do_update renders the same statement on SQLite"}
+REQUIREMENTS_ON["postgresql"]["07-upsert-customers"] = {
+    "dialect insert": ("PostgreSQL: the insert() of sqlalchemy.dialects.postgresql", [_SWAPPED_DIALECT])}

@@ -1,0 +1,484 @@
+"""Lesson 07 (bulk operations): graded by the driver calls, the statements and the rows.
+
+Every grader calls the learner's function in a new Session while recording what
+reaches the driver (``before_cursor_execute``: one entry per execute or
+executemany, one per insertmanyvalues batch), with the execution options of each
+call, then checks the rows in a separate session.  No grader measures time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..grading import Grading, LearnerError
+from ..recorder import QueryRecorder, record_queries
+from ..registry import Fail, exercise
+from ..shop import Customer, Order, OrderItem, Product
+from ._common import sql_listing
+
+LESSON = "07-bulk"
+PAGE_SIZE = 1000  # insertmanyvalues_page_size, SQLAlchemy's default
+
+
+@dataclass
+class _Calls:
+    """What the driver received, with each call's execution options and cursor class."""
+
+    rec: QueryRecorder
+    options: list[dict[str, Any]] = field(default_factory=list)
+    cursors: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[int]:
+        return [i for i, s in enumerate(self.rec.statements) if s.kind == kind]
+
+
+@contextmanager
+def _recorded(engine) -> Iterator[tuple[Session, _Calls]]:
+    with Session(engine) as session, record_queries(engine) as rec:
+        calls = _Calls(rec)
+
+        def on_execute(conn, cursor, statement, parameters, context, executemany):
+            calls.options.append(dict(context.execution_options) if context is not None else {})
+            calls.cursors.append(type(cursor).__name__)
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield session, calls
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _objects_made(session: Session, cls: type) -> tuple[list[int], Any]:
+    """Count the ``cls`` objects the session takes in (added or loaded); returns the counter
+    and a function that stops counting."""
+    seen = [0]
+
+    def added(sess, obj):
+        if isinstance(obj, cls):
+            seen[0] += 1
+
+    event.listen(session, "transient_to_pending", added)
+    event.listen(session, "loaded_as_persistent", added)
+    return seen, lambda: (event.remove(session, "transient_to_pending", added),
+                          event.remove(session, "loaded_as_persistent", added))
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: repr of plain values, the type of anything else (no addresses)."""
+    if value is None or isinstance(value, (bool, int, float, str, Decimal)):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _row(values: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(map(_shown, values)) + ")"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------
+N_LINES = 5000
+LINES_PER_ORDER = 5
+
+
+@exercise(
+    "07-import-lines",
+    lesson=LESSON,
+    title="Import 5,000 order lines in bulk",
+    hints=[
+        "Creating 5,000 OrderItem objects and flushing them is the slow path: the task wants the rows "
+        "sent from the dicts as they are, with no ORM objects.",
+        "session.execute(insert(OrderItem), lines) is the ORM bulk INSERT: one executemany (or one "
+        "batch per 1,000 rows) for the whole list.",
+        "def import_lines(session, lines):\n    session.execute(insert(OrderItem), lines)\n"
+        "    session.commit()",
+    ],
+)
+def grade_import_lines(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            first = s.scalar(select(func.max(Order.id))) + 1
+            n_orders = N_LINES // LINES_PER_ORDER
+            stamp = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+            s.execute(insert(Order), [{"id": first + i, "customer_id": 1 + i % 200, "status": "pending",
+                                       "created_at": stamp} for i in range(n_orders)])
+            s.commit()
+        lines = [{"order_id": first + i // LINES_PER_ORDER, "product_id": 1 + i % LINES_PER_ORDER,
+                  "quantity": 1 + i % 3, "unit_price": Decimal(f"{1 + i % 50}.{i % 100:02d}")}
+                 for i in range(N_LINES)]
+        expected = {(r["order_id"], r["product_id"], r["quantity"], r["unit_price"]) for r in lines}
+        with _recorded(fresh.engine) as (session, calls):
+            made, stop = _objects_made(session, OrderItem)
+            try:
+                g.call(candidate, session, [dict(r) for r in lines])
+            finally:
+                stop()
+        with fresh.Session() as s:
+            got = {tuple(r) for r in s.execute(
+                select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+                .where(OrderItem.order_id >= first))}
+    rec = calls.rec
+    sql = sql_listing(rec, 5)
+    inserts = rec.of_kind("INSERT")
+    limit = math.ceil(N_LINES / PAGE_SIZE)
+    if len(inserts) > limit:
+        per_row = sum(not s.executemany or _rows_in(s) == 1 for s in inserts)
+        why = ("one INSERT per line: a loop of session.execute(insert(...).values(...)), or objects "
+               "whose INSERTs could not be batched" if per_row > limit else "too many batches")
+        raise Fail(f"{_plural(len(inserts), 'INSERT')} reached the driver for {N_LINES:,} lines; at most "
+                   f"{limit} are allowed (ceil({N_LINES:,} / {PAGE_SIZE})): {why}. Send the whole list "
+                   "at once: session.execute(insert(OrderItem), lines).", sql=sql)
+    if made[0]:
+        raise Fail(f"The rows were sent in {_plural(len(inserts), 'driver call')}, but your code made "
+                   f"{made[0]:,} OrderItem objects in the session (session.add/add_all, or "
+                   ".returning(OrderItem) loading them back). The task asks for a bulk INSERT from the "
+                   "dicts without ORM objects: session.execute(insert(OrderItem), lines).", sql=sql)
+    if not inserts:
+        raise Fail("No INSERT reached the database: pass the list of dicts to "
+                   "session.execute(insert(OrderItem), lines).", sql=sql)
+    if not got and not rec.committed:
+        raise Fail(f"The INSERT ran ({_plural(len(inserts), 'driver call')}) but nothing was committed: "
+                   "the session was closed and the rows rolled back. End with session.commit().", sql=sql)
+    if got != expected:
+        missing, extra = len(expected - got), len(got - expected)
+        raise Fail(f"The order lines in the database are not the {N_LINES:,} given: {missing:,} missing "
+                   f"or different, {extra:,} unexpected. Insert the dicts as they are.", sql=sql)
+    how = "one executemany" if len(inserts) == 1 else f"{len(inserts)} batches"
+    return (f"{N_LINES:,} order lines in {how} (at most {limit} allowed), no ORM objects, committed.")
+
+
+def _rows_in(stmt) -> int:
+    p = stmt.parameters
+    if stmt.executemany and isinstance(p, (list, tuple)):
+        return len(p)
+    return 1
+
+
+# --------------------------------------------------------------------------
+@exercise(
+    "07-update-prices",
+    lesson=LESSON,
+    title="New prices by primary key, in one executemany",
+    hints=[
+        "Loading each product to set its price costs a SELECT per product; an UPDATE per product "
+        "costs a driver call each. The ORM can send all of them as one executemany.",
+        "session.execute(update(Product), [{\"id\": 1, \"price\": ...}, ...]) is the ORM bulk UPDATE "
+        "by primary key: each dict names the primary key and the new values.",
+        "session.execute(update(Product), [{\"id\": pid, \"price\": price} for pid, price in "
+        "new_prices.items()]), then session.commit().",
+    ],
+)
+def grade_update_prices(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            before = dict(s.execute(select(Product.id, Product.price).order_by(Product.id)).all())
+        new_prices = {pid: (price * Decimal("1.10")).quantize(Decimal("0.01")) + Decimal("0.01")
+                      for pid, price in before.items() if pid % 3 == 1}
+        with _recorded(fresh.engine) as (session, calls):
+            made, stop = _objects_made(session, Product)
+            try:
+                g.call(candidate, session, dict(new_prices))
+            finally:
+                stop()
+        with fresh.Session() as s:
+            after = dict(s.execute(select(Product.id, Product.price)).all())
+    rec = calls.rec
+    sql = sql_listing(rec, 5)
+    updates = rec.of_kind("UPDATE")
+    n = len(new_prices)
+    if made[0] or rec.selects:
+        raise Fail(f"Your code loaded the products first ({_plural(len(rec.selects), 'SELECT')}, "
+                   f"{made[0]} Product objects) to change their prices. The task asks to update them by "
+                   "primary key without reading them: session.execute(update(Product), [{\"id\": ..., "
+                   "\"price\": ...}, ...]).", sql=sql)
+    if len(updates) > 1:
+        raise Fail(f"{_plural(len(updates), 'UPDATE')} reached the driver for {n} products, one per "
+                   "product: 1 expected. Pass all the rows to one call: session.execute(update(Product), "
+                   "list_of_dicts) sends one executemany.", sql=sql)
+    if not updates:
+        raise Fail("No UPDATE reached the database.", sql=sql)
+    if not rec.committed:
+        raise Fail("The UPDATE ran, but nothing was committed: the session was closed and the change "
+                   "rolled back. End with session.commit().", sql=sql)
+    changed = {pid for pid in before if after[pid] != before[pid]}
+    wrong = sorted(pid for pid in new_prices if after[pid] != new_prices[pid])
+    if wrong:
+        pid = wrong[0]
+        raise Fail(f"{_plural(len(wrong), 'product')} did not get the new price, e.g. product {pid}: "
+                   f"expected {new_prices[pid]}, found {after[pid]}.", sql=sql)
+    others = sorted(changed - set(new_prices))
+    if others:
+        raise Fail(f"{_plural(len(others), 'other product')} changed too (e.g. product {others[0]}): "
+                   "update only the ids in new_prices.", sql=sql)
+    how = "one executemany" if updates[0].executemany else "one statement"
+    return f"{n} prices updated by primary key in {how}, no SELECT, committed."
+
+
+# --------------------------------------------------------------------------
+_NAIVE_AWARE = "can't compare offset-naive and offset-aware"
+
+
+@exercise(
+    "07-archive-orders",
+    lesson=LESSON,
+    title="Cancel stale pending orders with one UPDATE",
+    hints=[
+        "Loading the pending orders and setting their status one by one costs a SELECT and an UPDATE "
+        "per order. One UPDATE ... WHERE does it in the database.",
+        "update(Order).where(Order.status == \"pending\", Order.created_at < cutoff)"
+        ".values(status=\"cancelled\"); the result's .rowcount says how many rows matched.",
+        "Objects already in the session: synchronize_session=\"fetch\" updates exactly the rows the "
+        "database matched (RETURNING); \"auto\" tries evaluating the WHERE in Python first, which on "
+        "SQLite compares a naive created_at with an aware cutoff and raises TypeError. "
+        "session.execute(stmt.execution_options(synchronize_session=\"fetch\")).rowcount",
+    ],
+)
+def grade_archive_orders(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            pending = s.execute(select(Order.id, Order.created_at).where(Order.status == "pending")
+                                .order_by(Order.created_at, Order.id)).all()
+            statuses = dict(s.execute(select(Order.id, Order.status)).all())
+        when = pending[len(pending) // 2][1]
+        cutoff = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+        expected = {oid for oid, created in pending
+                    if (created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)) < cutoff}
+        with _recorded(fresh.engine) as (session, calls):
+            loaded = session.scalars(select(Order).order_by(Order.id)).all()
+            start = calls.rec.count
+            try:
+                result = g.call(candidate, session, cutoff)
+            except LearnerError as exc:
+                if _NAIVE_AWARE in exc.details:
+                    raise Fail("Your code raised TypeError (can't compare offset-naive and offset-aware "
+                               "datetimes): synchronize_session \"auto\" (the default) or \"evaluate\" "
+                               "evaluated your WHERE clause in Python on the orders in the session, and "
+                               "SQLite returns created_at without a time zone. Let the database say "
+                               "which rows matched: .execution_options(synchronize_session=\"fetch\").",
+                               exc.details) from None
+                raise
+            mine = calls.rec.statements[start:]
+            opts = calls.options[start:]
+            committed = calls.rec.committed
+            with record_queries(fresh.engine) as reread:
+                seen = {o.id: o.status for o in loaded}
+            session.commit()
+        with fresh.Session() as s:
+            after = dict(s.execute(select(Order.id, Order.status)).all())
+    sql = [st.one_line for st in mine[:5]]
+    updates = [(st, op) for st, op in zip(mine, opts, strict=True) if st.kind == "UPDATE"]
+    if len(updates) != 1 or updates[0][0].executemany:
+        calls_ = sum(_rows_in(st) for st, _ in updates)
+        raise Fail(f"1 UPDATE with a WHERE clause expected; your code sent {_plural(len(updates), 'UPDATE')} "
+                   f"({calls_} rows' worth of parameters), so it changed the orders one by one. Let the "
+                   "database find them: update(Order).where(...).values(status=\"cancelled\").", sql=sql)
+    stmt, opt = updates[0]
+    if not stmt.has("WHERE"):
+        raise Fail("Your UPDATE has no WHERE clause.", sql=sql)
+    if committed:
+        raise Fail("Your function committed: the task says the caller commits (a commit also expires "
+                   "every object, which hides whether the session was synchronized).", sql=sql)
+    changed = {oid for oid in statuses if after[oid] != statuses[oid]}
+    if changed != expected or any(after[oid] != "cancelled" for oid in expected):
+        raise Fail(f"Expected the {len(expected)} pending orders created before the cutoff to become "
+                   f"'cancelled' and nothing else to change; in the database {len(changed)} orders "
+                   f"changed ({len(changed & expected)} of the expected ones).", sql=sql)
+    if isinstance(result, bool) or not isinstance(result, int) or result != len(expected):
+        raise Fail(f"The function should return the number of orders cancelled ({len(expected)}): "
+                   f"the UPDATE's result.rowcount. It returned {_shown(result)}.", sql=sql)
+    stale = sorted(oid for oid in expected if seen.get(oid) != "cancelled")
+    if reread.count:
+        raise Fail(f"The database is right, but reading the orders already in the session sent "
+                   f"{_plural(reread.count, 'SELECT')}: they were expired or refreshed instead of being "
+                   "synchronized. synchronize_session=\"fetch\" updates them in place.",
+                   sql=sql + [s.one_line for s in reread.statements[:2]])
+    if stale:
+        raise Fail(f"The database is right, but {_plural(len(stale), 'order')} already loaded in the "
+                   f"session still say 'pending' (e.g. order {stale[0]}): synchronize_session=False "
+                   "leaves the objects as they were. Use synchronize_session=\"fetch\".", sql=sql)
+    mode = opt.get("synchronize_session", "auto")
+    if mode != "fetch":
+        raise Fail(f"It works here on {fresh.engine.dialect.name}, with synchronize_session={mode!r}: "
+                   "it evaluates the WHERE in Python on the loaded orders, and on SQLite created_at comes "
+                   "back without a time zone, so comparing it with the aware cutoff raises TypeError. "
+                   "The task asks for code that runs on both databases: synchronize_session=\"fetch\".",
+                   sql=sql)
+    return (f"{len(expected)} orders cancelled by one UPDATE ... WHERE; the orders in the session were "
+            "synchronized from the rows the database matched, with no extra SELECT.")
+
+
+# --------------------------------------------------------------------------
+N_EXISTING = 30
+N_NEW = 20
+
+
+@exercise(
+    "07-upsert-customers",
+    lesson=LESSON,
+    title="Upsert customers by email, keeping their ids",
+    hints=[
+        "Looking each email up first costs a SELECT per customer, and deleting and re-inserting changes "
+        "the ids that orders point to. An INSERT ... ON CONFLICT does both cases in the database.",
+        "The upsert is dialect-specific: sqlalchemy.dialects.sqlite.insert or "
+        "sqlalchemy.dialects.postgresql.insert; pick by session.get_bind().dialect.name. "
+        ".on_conflict_do_update(index_elements=[Customer.email], set_={...}) with stmt.excluded for "
+        "the new values.",
+        "stmt = dialect_insert(Customer); stmt = stmt.on_conflict_do_update(index_elements=[Customer.email], "
+        "set_={\"name\": stmt.excluded.name, \"country\": stmt.excluded.country}); "
+        "session.execute(stmt, rows); session.commit()",
+    ],
+)
+def grade_upsert_customers(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            before = {c.email: (c.id, c.name, c.country, c.created_at)
+                      for c in s.scalars(select(Customer).order_by(Customer.id))}
+        stamp = dt.datetime(2026, 2, 1, 12, 0, tzinfo=dt.timezone.utc)
+        existing = list(before)[5:5 + N_EXISTING]
+        rows = [{"email": e, "name": f"Renamed {i}", "country": "IS", "created_at": stamp}
+                for i, e in enumerate(existing)]
+        rows += [{"email": f"new{i}@example.com", "name": f"New {i}", "country": "NO", "created_at": stamp}
+                 for i in range(N_NEW)]
+        with _recorded(fresh.engine) as (session, calls):
+            g.call(candidate, session, [dict(r) for r in rows])
+        with fresh.Session() as s:
+            after = {c.email: (c.id, c.name, c.country, c.created_at)
+                     for c in s.scalars(select(Customer).order_by(Customer.id))}
+    rec = calls.rec
+    sql = sql_listing(rec, 5)
+    inserts = rec.of_kind("INSERT")
+    if rec.selects:
+        raise Fail(f"Your code sent {_plural(len(rec.selects), 'SELECT')} to find out which customers "
+                   "exist (session.merge or a lookup does that per row). Let the database decide: "
+                   "INSERT ... ON CONFLICT (email) DO UPDATE, one statement for all rows.", sql=sql)
+    if rec.of_kind("DELETE"):
+        raise Fail("Your code deleted rows: a delete and re-insert gives existing customers new ids "
+                   "(and orders point to the old ones). Update them in place with ON CONFLICT DO UPDATE.",
+                   sql=sql)
+    if len(inserts) > math.ceil(len(rows) / PAGE_SIZE) or rec.of_kind("UPDATE"):
+        raise Fail(f"{_plural(rec.count, 'statement')} for {len(rows)} rows "
+                   f"({_plural(len(inserts), 'INSERT')}, {_plural(len(rec.of_kind('UPDATE')), 'UPDATE')}): "
+                   "one INSERT ... ON CONFLICT for the whole list is expected: session.execute(stmt, rows).",
+                   sql=sql)
+    if not inserts:
+        raise Fail("No INSERT reached the database.", sql=sql)
+    if not rec.committed and all(r["email"] not in after for r in rows[N_EXISTING:]):
+        raise Fail("The upsert ran but nothing was committed: end with session.commit().", sql=sql)
+    moved = [e for e in existing if e in after and after[e][0] != before[e][0]]
+    if moved:
+        raise Fail(f"{_plural(len(moved), 'existing customer')} got a new id (e.g. {moved[0]}: "
+                   f"{before[moved[0]][0]} -> {after[moved[0]][0]}): the old row was replaced by a new one "
+                   "(INSERT OR REPLACE does that). Use ON CONFLICT DO UPDATE to keep the row.", sql=sql)
+    gone = [e for e in existing if e not in after]
+    if gone:
+        raise Fail(f"{_plural(len(gone), 'existing customer')} disappeared (e.g. {gone[0]}): update them in place "
+                   "with ON CONFLICT DO UPDATE.", sql=sql)
+    stale = [i for i, e in enumerate(existing) if after[e][1:3] != (rows[i]["name"], rows[i]["country"])]
+    if stale:
+        e = existing[stale[0]]
+        raise Fail(f"{_plural(len(stale), 'existing customer')} kept the old name or country (e.g. {e}: "
+                   f"{after[e][1]!r}, {after[e][2]!r}): on_conflict_do_nothing skips them, and set_ must "
+                   "name both name and country (from stmt.excluded).", sql=sql)
+    kept_date = [e for e in existing if after[e][3] != before[e][3]]
+    if kept_date:
+        raise Fail(f"created_at of {_plural(len(kept_date), 'existing customer')} changed: the task says "
+                   "update name and country only; leave created_at out of set_.", sql=sql)
+    missing = [r["email"] for r in rows[N_EXISTING:] if r["email"] not in after
+               or after[r["email"]][1:3] != (r["name"], r["country"])]
+    if missing:
+        raise Fail(f"{_plural(len(missing), 'new customer')} missing or wrong in the database (e.g. "
+                   f"{missing[0]}).", sql=sql)
+    others = [e for e in before if e not in existing and after.get(e) != before[e]]
+    if others or len(after) != len(before) + N_NEW:
+        raise Fail(f"Other customers changed too ({len(others)}), or the count is wrong: {len(after)} "
+                   f"customers, expected {len(before) + N_NEW}.", sql=sql)
+    return (f"{N_EXISTING} customers updated in place (same ids) and {N_NEW} inserted by one "
+            f"INSERT ... ON CONFLICT ({_plural(len(inserts), 'driver call')}), no SELECT, committed.")
+
+
+# --------------------------------------------------------------------------
+MAX_BATCH = 500
+_BY_ORDER_PRODUCT = re.compile(r"\bORDER_ID\b(?!\s+DESC)[^,]*,\s*[\w.]*\bPRODUCT_ID\b(?!\s+DESC)")
+
+
+@exercise(
+    "07-export-lines",
+    lesson=LESSON,
+    title="Export all order lines, streamed with yield_per",
+    hints=[
+        "session.scalars(stmt).all() builds every object before the first one is written: memory grows "
+        "with the table. yield_per makes the result arrive in batches (a server-side cursor on "
+        "PostgreSQL).",
+        "Put the option on the statement: select(OrderItem).order_by(OrderItem.order_id, "
+        "OrderItem.product_id).execution_options(yield_per=500), and loop over the result "
+        "(or its .partitions()) without calling .all().",
+        "for item in session.scalars(stmt):\n    write(item.order_id, item.product_id, item.quantity, "
+        "item.unit_price)\n    n += 1\nreturn n",
+    ],
+)
+def grade_export_lines(candidate, g: Grading) -> str:
+    with g.database() as fresh:
+        with fresh.Session() as s:
+            expected = [tuple(r) for r in s.execute(
+                select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+                .order_by(OrderItem.order_id, OrderItem.product_id))]
+        written: list[tuple[Any, ...]] = []
+        held_at_first: list[int] = []
+        with _recorded(fresh.engine) as (session, calls):
+
+            def write(*row: Any) -> None:
+                if not held_at_first:
+                    held_at_first.append(sum(isinstance(o, OrderItem) for o in session.identity_map.values()))
+                written.append(tuple(row))
+
+            result = g.call(candidate, session, write)
+    rec = calls.rec
+    sql = sql_listing(rec, 5)
+    if written != expected:
+        if sorted(written, key=repr) == sorted(expected, key=repr):
+            raise Fail("All order lines were written, but not in (order_id, product_id) order: add "
+                       ".order_by(OrderItem.order_id, OrderItem.product_id) to the query.", sql=sql)
+        raise Fail(f"Expected {len(expected):,} calls write(order_id, product_id, quantity, unit_price) "
+                   f"in (order_id, product_id) order; got {len(written):,}"
+                   + (f", the first {_row(written[0])} instead of {_row(expected[0])}" if written else "") + ".",
+                   sql=sql)
+    if rec.count != 1 or rec.statements[0].kind != "SELECT":
+        raise Fail(f"1 SELECT expected, {rec.summary()} sent: one query, streamed, not a query per "
+                   "order or per page.", sql=sql)
+    if not rec.statements[0].has("ORDER BY"):
+        raise Fail("The lines came out in order, but your query has no ORDER BY: that order is an accident "
+                   "of the storage. Sort in the query.", sql=sql)
+    if not _BY_ORDER_PRODUCT.search(rec.statements[0].clause("ORDER BY")):
+        raise Fail("The lines came out in order, but your ORDER BY does not sort by order_id and then "
+                   "product_id, so the order of the lines within an order is an accident of the storage: "
+                   ".order_by(OrderItem.order_id, OrderItem.product_id).", sql=sql)
+    opts = calls.options[0]
+    batch = opts.get("yield_per") or (opts.get("max_row_buffer") if opts.get("stream_results") else None)
+    if not batch:
+        raise Fail("The query was not streamed: the whole result was fetched at once. Run it with "
+                   f".execution_options(yield_per={MAX_BATCH}) on the statement (Result.yield_per() "
+                   "after the query has run does not make the driver stream).", sql=sql)
+    if batch > MAX_BATCH:
+        raise Fail(f"yield_per={batch}: batches of at most {MAX_BATCH} rows are asked for.", sql=sql)
+    if held_at_first and held_at_first[0] > MAX_BATCH:
+        raise Fail(f"The query streams, but {held_at_first[0]:,} OrderItem objects were already built when "
+                   "the first line was written: .all() (or list()) collects every row before your loop. "
+                   "Iterate over the result itself (or .partitions()).", sql=sql)
+    if isinstance(result, bool) or result != len(expected):
+        raise Fail(f"The function should return the number of lines written ({len(expected):,}), and it "
+                   f"returned {_shown(result)}.", sql=sql)
+    where = "a server-side cursor" if calls.cursors[0] == "ServerCursor" else "the driver's cursor"
+    return (f"{len(expected):,} order lines written in order by one streamed SELECT (batches of {batch}, "
+            f"{where}).")
