@@ -136,7 +136,7 @@ def _register_kernel() -> None:
         "argv": [str(PY), "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "SQLAlchemy Patterns",
         "language": "python",
-        "metadata": {"debugger": True},
+        "metadata": {"debugger": True, "supported_encryption": ["curve"]},
         "kernel_protocol_version": "5.5",
     }
     (kernel / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")

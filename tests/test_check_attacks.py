@@ -266,8 +266,11 @@ def test_learner_exceptions_inside_objects_the_grader_inspects():
             raise ValueError("my repr is broken")
 
     fb = check(EX, lambda session: NotANumber())
-    assert not fb.passed and "ValueError" in fb.message and "grader itself" not in fb.message, fb
-    assert "my repr is broken" in fb.details and "__repr__" in fb.details
+    assert not fb.passed and "grader itself" not in fb.message, fb
+    # Either the learner's broken __repr__ is reported as their error, or the grader names the
+    # returned object by its type without calling its __repr__ (lesson 00's grader does that).
+    assert ("ValueError" in fb.message and "my repr is broken" in fb.details) or \
+        "it returned NotANumber" in fb.message, fb
 
 
 def test_a_metaclass_that_raises_is_the_learners_error():

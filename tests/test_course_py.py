@@ -36,3 +36,18 @@ def test_grade_reads_a_relative_path_from_the_callers_folder(tmp_path):
     report = json.loads(out.stdout)
     assert [e["id"] for e in report["exercises"]] == ["00-count-customers"]
     assert report["passed"] == 0 and report["failed"] == 1
+
+
+def test_a_notebook_of_no_lesson_is_not_graded_as_an_empty_pass(tmp_path):
+    """Renamed, with its check(...) lines gone: which lesson it is cannot be told, and a
+    submission with no exercises to grade must never come out as passed (exit status 2)."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "exercises" / "00-orientation.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines() if "check(" not in line)
+    nbformat.write(nb, tmp_path / "mine.ipynb")
+    out = _course(["grade", "mine.ipynb", "--json"], tmp_path, tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "cannot tell which lesson" in out.stdout + out.stderr

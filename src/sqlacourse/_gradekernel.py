@@ -171,7 +171,10 @@ def _preload() -> None:
     load_all()
     for optional in ("sqlalchemy.dialects.sqlite.pysqlite", "sqlalchemy.dialects.sqlite.aiosqlite",
                      "sqlalchemy.dialects.postgresql.psycopg", "sqlalchemy.dialects.postgresql.asyncpg",
-                     "sqlalchemy.ext.asyncio", "sqlalchemy.orm.strategy_options"):
+                     "sqlalchemy.ext.asyncio", "sqlalchemy.orm.strategy_options",
+                     # Alembic registers its DDL compilers on SQLAlchemy's classes when imported
+                     # (lesson 08): imported here, before the fingerprint, that is not tampering.
+                     "alembic.ddl", "alembic.operations", "alembic.command", "alembic.autogenerate"):
         try:
             importlib.import_module(optional)
         except Exception:  # noqa: S110 - a driver that is not installed is not used either

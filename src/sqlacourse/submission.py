@@ -318,6 +318,31 @@ def _cell_number(nb, index: int) -> int:
     return sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code" and _INJECTED not in c.metadata)
 
 
+def _lesson_of(path: Path, nb) -> str:
+    """The lesson a submission belongs to: its file name (``01-models.ipynb``, or a name that
+    contains exactly one lesson's, ``alice-01-models.ipynb``), else the exercise ids of its
+    ``check(...)`` lines.  A notebook that is none of the course's cannot be graded (never a
+    pass with no exercises)."""
+    from .registry import load_all
+
+    registry = load_all()
+    lessons = {ex.lesson for ex in registry.values()}
+    if path.stem in lessons:
+        return path.stem
+    named = {lesson for lesson in lessons if lesson in path.stem}
+    if len(named) == 1:
+        return named.pop()
+    checked = {registry[m.group("id")].lesson
+               for cell in nb.cells if cell.cell_type == "code"
+               for m in map(_CHECK_LINE.match, cell.source.splitlines())
+               if m and m.group("id") in registry}
+    if len(checked) == 1:
+        return checked.pop()
+    raise NotebookNotRun(
+        f"{path}: cannot tell which lesson this notebook is for. Name it after its lesson "
+        f"(for example {sorted(lessons)[1]}.ipynb) and keep its check(...) cells.")
+
+
 def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None = None) -> NotebookResult:
     """Execute ``path`` in a fresh, isolated kernel and grade its exercises with the
     course's own check cells (``run``: one ``GradingRun`` shared by several submissions)."""
@@ -335,7 +360,7 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
     except Exception as exc:
         raise NotebookNotRun(f"{path} is not a readable notebook: {exc}") from None
 
-    lesson = path.stem
+    lesson = _lesson_of(path, nb)
     expected = [ex.id for ex in exercises_for(lesson)]
     names = run.checks.get(lesson, {})
     injected = _prepare(nb, expected, names)
