@@ -973,7 +973,8 @@ REQUIREMENTS.update({
         "at most 5 INSERT calls": ("at most ceil(5,000 / 1,000) = 5 INSERT driver calls, no INSERT per line",
                                    ["one INSERT per line"]),
         "no ORM objects": ("no ORM objects (no OrderItem(...), add_all or .returning(OrderItem))",
-                           ["add_all of OrderItem objects", "RETURNING objects"]),
+                           ["add_all of OrderItem objects", "RETURNING objects", "bulk_save_objects"]),
+        "existing lines kept": ("the lines already in the table stay", ["delete the existing lines first"]),
     },
     "07-update-prices": {
         "prices": ("the given products get the new prices", ["update_prices: drop statement session.execute(update(Product), [{'id': pid, '...",
@@ -981,9 +982,10 @@ REQUIREMENTS.update({
         "commit": ("committed", ["update_prices: drop statement session.commit()"]),
         "one UPDATE call": ("one UPDATE driver call for all of them", ["one UPDATE per product"]),
         "no SELECT": ("without reading the products", ["load and set each product"]),
-        "others unchanged": ("no other product changes", ["every product updated"]),
+        "others unchanged": ("no other product changes", ["every product updated", "no WHERE, CASE for all"]),
+        "other columns unchanged": ("nothing but the price changes", ["names changed too"]),
     },
-    "07-archive-orders": {
+    "07-cancel-stale-orders": {
         "the right rows": ("pending orders created before the cutoff become cancelled, nothing else",
                            ["cancel_stale_orders.stmt: Order.status == 'pending': == -> !=",
                             "cancel_stale_orders.stmt: Order.created_at < cutoff: < -> <="]),
@@ -1005,6 +1007,8 @@ REQUIREMENTS.update({
         "commit": ("committed", ["upsert_customers: drop statement session.commit()"]),
         "one INSERT ... ON CONFLICT": ("one INSERT ... ON CONFLICT for all rows", ["one upsert per row"]),
         "no SELECT": ("no SELECT to find out which exist", ["look up first"]),
+        "dialect insert chosen": ("the insert() chosen by the dialect's name (runs on both)",
+                                  ["the SQLite insert hard-coded"]),
     },
     "07-export-lines": {
         "every line": ("write() once per order line, with its four values",
@@ -1029,6 +1033,9 @@ TEXT_MUTANTS.update({
          "for line in lines:\n        session.execute(insert(OrderItem).values(**line))"),
         ("RETURNING objects", _ONE_INSERT, "session.scalars(insert(OrderItem).returning(OrderItem), lines).all()"),
         ("half the lines", _ONE_INSERT, "session.execute(insert(OrderItem), lines[: len(lines) // 2])"),
+        ("bulk_save_objects", _ONE_INSERT, "session.bulk_save_objects([OrderItem(**line) for line in lines])"),
+        ("delete the existing lines first", _ONE_INSERT,
+         "session.execute(OrderItem.__table__.delete())\n    " + _ONE_INSERT),
     ],
     "07-update-prices": [
         ("load and set each product", _PRICES,
@@ -1041,8 +1048,13 @@ TEXT_MUTANTS.update({
          ".values(price=next(iter(new_prices.values()))))"),
         ("every product updated", _PRICES,
          "session.execute(update(Product), [{\"id\": pid, \"price\": new_prices.get(pid, 1)} for pid in range(1, 121)])"),
+        ("names changed too", _PRICES,
+         'session.execute(update(Product), [{"id": pid, "price": price, "name": "X"} for pid, price in new_prices.items()])'),
+        ("no WHERE, CASE for all", _PRICES,
+         "from sqlalchemy import case\n"
+         "    session.execute(update(Product).values(price=case(new_prices, value=Product.id, else_=Product.price)))"),
     ],
-    "07-archive-orders": [
+    "07-cancel-stale-orders": [
         ("synchronize_session=False", 'synchronize_session="fetch"', "synchronize_session=False"),
         ("synchronize_session auto", 'synchronize_session="fetch"', 'synchronize_session="auto"'),
         ("synchronize_session evaluate", 'synchronize_session="fetch"', 'synchronize_session="evaluate"'),
@@ -1061,6 +1073,9 @@ TEXT_MUTANTS.update({
         ("created_at updated too", '"country": stmt.excluded.country}',
          '"country": stmt.excluded.country, "created_at": stmt.excluded.created_at}'),
         ("one upsert per row", "session.execute(stmt, rows)", "for row in rows:\n        session.execute(stmt, [row])"),
+        ("the SQLite insert hard-coded",
+         'dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert',
+         "dialect_insert = sqlite.insert"),
         ("look up first", "session.execute(stmt, rows)",
          "for row in rows:\n"
          '        found = session.scalars(select(Customer).where(Customer.email == row["email"])).one_or_none()\n'
@@ -1075,7 +1090,7 @@ TEXT_MUTANTS.update({
 })
 
 EQUIVALENT.update({
-    "07-archive-orders": {
+    "07-cancel-stale-orders": {
         ("cancel_stale_orders.stmt: Order.status == 'pending' -> .contains()",
          "cancel_stale_orders.stmt: Order.status == 'pending' -> .like()",
          "cancel_stale_orders.stmt: Order.status == 'pending' -> .startswith()"): STATUS_SET,
@@ -1087,10 +1102,12 @@ EQUIVALENT.update({
 
 CAUSES.update({
     "07-import-lines": {"add_all of OrderItem objects": "OrderItem objects", "one INSERT per line": "one INSERT per line",
-                        "RETURNING objects": ".returning(OrderItem)"},
+                        "RETURNING objects": ".returning(OrderItem)", "bulk_save_objects": "bulk_save_objects",
+                        "delete the existing lines first": "sent a DELETE"},
     "07-update-prices": {"load and set each product": "loaded the products first",
-                         "one UPDATE per product": "one per product"},
-    "07-archive-orders": {"synchronize_session=False": "synchronize_session=False",
+                         "one UPDATE per product": "one per product", "names changed too": "name",
+                         "no WHERE, CASE for all": "no WHERE clause"},
+    "07-cancel-stale-orders": {"synchronize_session=False": "synchronize_session=False",
                           "expire instead of synchronize": "expired or refreshed",
                           "loop over loaded orders": "one by one",
                           "synchronize_session auto": "SQLite"},
