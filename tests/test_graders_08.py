@@ -622,6 +622,22 @@ def test_split_downgrade_names_the_column_and_types():
     assert "a column's type or nullability" not in fb.message, str(fb)
 
 
+def down_split_name_nullable():  # the learner's: name back, but nullable
+    customers = sa.table("customers", sa.column("name", sa.String), sa.column("first_name", sa.String),
+                         sa.column("last_name", sa.String))
+    with op.batch_alter_table("customers") as batch:
+        batch.add_column(sa.Column("name", sa.String(100), nullable=True))
+    op.execute(customers.update().values(name=customers.c.first_name + " " + customers.c.last_name))
+    with op.batch_alter_table("customers") as batch:
+        batch.drop_column("first_name")
+        batch.drop_column("last_name")
+
+
+def test_split_downgrade_names_the_nullable_column():
+    rejected("08-split-name", (up_split, down_split_name_nullable), "customers.name is VARCHAR(100) NULL",
+             "it was VARCHAR(100) NOT NULL")
+
+
 def test_stated_types_are_checked():
     rejected("08-split-name", (up_split_text, down_split), "String(100)")
     rejected("08-split-name", (up_split, down_split_short_name), "not as it was before")
