@@ -364,6 +364,18 @@ def grade_cancel_stale_orders(candidate, g: Grading) -> str:
             "synchronized from the rows the database matched, with no extra SELECT.")
 
 
+def _is_from(value: Any, word: str) -> bool:
+    """Whether ``value`` (or an item of a dict, list or tuple) comes from sqlalchemy.dialects.<word>."""
+    items = list(dict.values(value)) if type(value) is dict else \
+        list(value) if type(value) in (list, tuple) else [value]
+    where = f"sqlalchemy.dialects.{word}"
+    for v in items[:20]:
+        name = v.__name__ if isinstance(v, type(re)) else getattr(v, "__module__", None)
+        if isinstance(name, str) and name.startswith(where):
+            return True
+    return False
+
+
 def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
     """Whether the source of ``fn``, or of a function of its module it names (a helper that picks
     the insert), contains ``word``; None when no source can be read (then nothing is judged)."""
@@ -386,7 +398,12 @@ def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
         if word in text:
             return True
         glob = getattr(f, "__globals__", {})
-        return any(visit(glob[n], level + 1) for n in f.__code__.co_names if n in glob)
+        names = [n for n in f.__code__.co_names if n in glob]
+        # a name bound to the dialect's module or insert (`from ...postgresql import insert as pg_insert`,
+        # a dict of inserts by dialect name)
+        if any(_is_from(glob[n], word) for n in names):
+            return True
+        return any(visit(glob[n], level + 1) for n in names)
 
     try:
         hit = visit(fn, 0)
