@@ -27,6 +27,7 @@ import ast
 import contextlib
 import copy
 import io
+import linecache
 import re
 import sys
 import time
@@ -495,7 +496,10 @@ def grade_source(answer: Answer, source: str, label: str) -> Outcome:
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exec(compile(source, f"<mutant {label}>", "exec"), ns)
+            filename = f"<mutant {label}>"
+            # as IPython does for a notebook cell: the source stays readable (inspect.getsource)
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            exec(compile(source, filename, "exec"), ns)
         candidate = ns[answer.name]
     except Exception as exc:
         sys.modules.pop(ns["__name__"], None)

@@ -424,6 +424,7 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
                                                      "upgrade_total: drop nullable=False", "upgrade_total: nullable=False -> True"]),
         "add nullable first": ("the rows have no value yet: add nullable, then constrain", ["upgrade_total: nullable=True -> False"]),
         "no server default": ("no server default left", ["server default 0 left"]),
+        "0 without items": ("0 for an order without items (coalesce)", ["no coalesce"]),
         "downgrade drops it": ("downgrade_total() drops the column", ["downgrade does nothing"]),
     },
     "08-split-name": {
@@ -448,16 +449,18 @@ REQUIREMENTS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "copied": ("every product's name copied into title", ["upgrade_title: drop statement op.execute(products.update()*"]),
         "no rename": ("no rename", ["rename instead of add"]),
         "no table rewrite": ("no batch copy, no volatile default", ["batch copy (recreate always)"]),
+        "SET LOCAL": ("the lock timeout ends with the transaction (SET LOCAL)", ["SET without LOCAL"]),
         "downgrade drops title": ("downgrade_title() drops title", ["downgrade does nothing"]),
     },
     "08-fk-not-valid": {
         "the foreign key": ("fk_shipments_order_id_orders on shipments.order_id -> orders.id",
-                            ["wrong name", "references customers"]),
+                            ["wrong name", "references customers", "ON DELETE CASCADE"]),
         "downgrade drops it": ("downgrade_fk() drops the constraint", ["downgrade does nothing"]),
     },
     "08-index-concurrently": {
         "the index": ("ix_orders_status on orders (status), not unique",
-                      ["upgrade_index: drop statement op.create_index*", "other name", "unique index", "two columns"]),
+                      ["upgrade_index: drop statement op.create_index*", "other name", "unique index", "two columns",
+                       "partial index"]),
         "downgrade drops it": ("downgrade_index() drops it", ["downgrade does nothing"]),
     },
 }
@@ -609,6 +612,8 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
          'op.add_column("orders", sa.Column("total", sa.Numeric(10, 2), nullable=True, server_default="0"))'),
         ("downgrade does nothing", """    with op.batch_alter_table("orders") as batch:
         batch.drop_column("total")""", "    pass"),
+        ("no coalesce", "sa.func.coalesce(sa.func.sum(items.c.quantity * items.c.unit_price), 0)",
+         "sa.func.sum(items.c.quantity * items.c.unit_price)"),
     ],
     "08-split-name": [
         ("split at the last space", 'first, _, last = name.partition(" ")', 'first, _, last = name.rpartition(" ")'),
@@ -630,6 +635,7 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
          'with op.batch_alter_table("products", recreate="always") as batch:\n'
          '        batch.add_column(sa.Column("title", sa.String(200), nullable=True))'),
         ("downgrade does nothing", 'op.drop_column("products", "title")', "pass"),
+        ("SET without LOCAL", "SET LOCAL lock_timeout = '2s'", "SET lock_timeout = '2s'"),
     ],
     "08-fk-not-valid": [
         ("wrong name", 'FK_NAME = "fk_shipments_order_id_orders"', 'FK_NAME = "fk_shipments_orders"'),
@@ -637,6 +643,8 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
                                   ('FK_NAME, "orders", ["order_id"]', 'FK_NAME, "customers", ["order_id"]')]),
         ("downgrade does nothing", 'batch.drop_constraint(FK_NAME, type_="foreignkey")', "pass"),
         ("PostgreSQL: no VALIDATE", '        op.execute(f"ALTER TABLE shipments VALIDATE CONSTRAINT {FK_NAME}")\n', ""),
+        ("ON DELETE CASCADE", [('["order_id"], ["id"],\n', '["order_id"], ["id"], ondelete="CASCADE",\n'),
+                               ('FK_NAME, "orders", ["order_id"], ["id"])', 'FK_NAME, "orders", ["order_id"], ["id"], ondelete="CASCADE")')]),
     ],
     "08-index-concurrently": [
         ("other name", 'op.create_index("ix_orders_status"', 'op.create_index("orders_status_idx"'),
@@ -647,6 +655,9 @@ TEXT_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
         op.create_index(""")]),
         ("downgrade does nothing", 'op.drop_index("ix_orders_status", table_name="orders", postgresql_concurrently=True)', "pass"),
         ("downgrade not concurrently", 'table_name="orders", postgresql_concurrently=True)', 'table_name="orders")'),
+        ("partial index", '["status"], postgresql_concurrently=True)',
+         '["status"], postgresql_concurrently=True,\n                        '
+         'postgresql_where=sa.text("status = \'pending\'"), sqlite_where=sa.text("status = \'pending\'"))'),
     ],
 }
 
@@ -850,24 +861,9 @@ EQUIVALENT_ON: dict[str, dict[str, dict[tuple[str, ...], str]]] = {
                 "the SQLite branch of the answer (batch mode) does not run on PostgreSQL",
         },
     },
-    "sqlite": {
-        "08-expand-title": {
-            ("upgrade_title: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")",):
-                "SQLite has no lock_timeout; the task asks for it on PostgreSQL only",
-        },
-        "08-fk-not-valid": {
-            ("upgrade_fk: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")",
-             "upgrade_fk: drop statement op.create_foreign_key(FK_NAME, 'shipments', 'or...",
-             "upgrade_fk: drop statement op.execute(f'ALTER TABLE shipments VALIDATE CON...",
-             "upgrade_fk: postgresql_not_valid=True -> False", "PostgreSQL: no VALIDATE"):
-                "the PostgreSQL branch of the answer does not run on SQLite",
-        },
-        "08-index-concurrently": {
-            ("upgrade_index: postgresql_concurrently=True -> False", "no autocommit block",
-             "downgrade not concurrently"):
-                "SQLite ignores postgresql_concurrently and has no transaction that CONCURRENTLY must avoid",
-        },
-    },
+    # On SQLite the PostgreSQL-only steps are judged on the SQL the migration renders for PostgreSQL in
+    # Alembic's offline mode (the answer's PostgreSQL branch runs there): no equivalents left.
+    "sqlite": {},
 }
 
 # Requirements that exist on one backend only (checked only there).
@@ -878,7 +874,11 @@ REQUIREMENTS_ON: dict[str, dict[str, dict[str, tuple[str, list[str]]]]] = {
                            ["upgrade_fk: drop statement batch.create_foreign_key*"]),
         },
     },
-    "postgresql": {
+    "postgresql": {},
+}
+# The PostgreSQL steps: checked on PostgreSQL on the statements sent, on SQLite on the SQL rendered
+# for PostgreSQL offline.
+_PG_STEPS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "08-expand-title": {
             "lock_timeout": ("PostgreSQL: SET lock_timeout before the ALTER TABLE",
                              ["upgrade_title: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")"]),
@@ -886,7 +886,8 @@ REQUIREMENTS_ON: dict[str, dict[str, dict[str, tuple[str, list[str]]]]] = {
         "08-fk-not-valid": {
             "lock_timeout": ("PostgreSQL: SET lock_timeout before the ALTER TABLE",
                              ["upgrade_fk: drop statement op.execute(\"SET LOCAL lock_timeout = '2s'\")"]),
-            "NOT VALID": ("PostgreSQL: the constraint added NOT VALID", ["upgrade_fk: postgresql_not_valid=True -> False"]),
+            "NOT VALID": ("PostgreSQL: the constraint added NOT VALID", ["upgrade_fk: postgresql_not_valid=True -> False",
+                                                                         "upgrade_fk: drop statement op.create_foreign_key*"]),
             "VALIDATE": ("PostgreSQL: then VALIDATE CONSTRAINT", ["PostgreSQL: no VALIDATE"]),
         },
         "08-index-concurrently": {
@@ -894,8 +895,10 @@ REQUIREMENTS_ON: dict[str, dict[str, dict[str, tuple[str, list[str]]]]] = {
             "autocommit block": ("PostgreSQL: outside the migration's transaction", ["no autocommit block"]),
             "drop CONCURRENTLY": ("PostgreSQL: downgrade drops it CONCURRENTLY", ["downgrade not concurrently"]),
         },
-    },
 }
+for _backend in ("sqlite", "postgresql"):
+    for _ex, _reqs in _PG_STEPS.items():
+        REQUIREMENTS_ON[_backend].setdefault(_ex, {}).update(_reqs)
 
 
 # The feedback must name the real cause: for these mutants, the grader's message must contain
@@ -973,7 +976,8 @@ REQUIREMENTS.update({
         "at most 5 INSERT calls": ("at most ceil(5,000 / 1,000) = 5 INSERT driver calls, no INSERT per line",
                                    ["one INSERT per line"]),
         "no ORM objects": ("no ORM objects (no OrderItem(...), add_all or .returning(OrderItem))",
-                           ["add_all of OrderItem objects", "RETURNING objects"]),
+                           ["add_all of OrderItem objects", "RETURNING objects", "bulk_save_objects"]),
+        "existing lines kept": ("the lines already in the table stay", ["delete the existing lines first"]),
     },
     "07-update-prices": {
         "prices": ("the given products get the new prices", ["update_prices: drop statement session.execute(update(Product), [{'id': pid, '...",
@@ -981,9 +985,10 @@ REQUIREMENTS.update({
         "commit": ("committed", ["update_prices: drop statement session.commit()"]),
         "one UPDATE call": ("one UPDATE driver call for all of them", ["one UPDATE per product"]),
         "no SELECT": ("without reading the products", ["load and set each product"]),
-        "others unchanged": ("no other product changes", ["every product updated"]),
+        "others unchanged": ("no other product changes", ["every product updated", "no WHERE, CASE for all"]),
+        "other columns unchanged": ("nothing but the price changes", ["names changed too"]),
     },
-    "07-archive-orders": {
+    "07-cancel-stale-orders": {
         "the right rows": ("pending orders created before the cutoff become cancelled, nothing else",
                            ["cancel_stale_orders.stmt: Order.status == 'pending': == -> !=",
                             "cancel_stale_orders.stmt: Order.created_at < cutoff: < -> <="]),
@@ -1005,6 +1010,8 @@ REQUIREMENTS.update({
         "commit": ("committed", ["upsert_customers: drop statement session.commit()"]),
         "one INSERT ... ON CONFLICT": ("one INSERT ... ON CONFLICT for all rows", ["one upsert per row"]),
         "no SELECT": ("no SELECT to find out which exist", ["look up first"]),
+        "dialect insert chosen": ("the insert() chosen by the dialect's name (runs on both)",
+                                  ["the SQLite insert hard-coded"]),
     },
     "07-export-lines": {
         "every line": ("write() once per order line, with its four values",
@@ -1029,6 +1036,9 @@ TEXT_MUTANTS.update({
          "for line in lines:\n        session.execute(insert(OrderItem).values(**line))"),
         ("RETURNING objects", _ONE_INSERT, "session.scalars(insert(OrderItem).returning(OrderItem), lines).all()"),
         ("half the lines", _ONE_INSERT, "session.execute(insert(OrderItem), lines[: len(lines) // 2])"),
+        ("bulk_save_objects", _ONE_INSERT, "session.bulk_save_objects([OrderItem(**line) for line in lines])"),
+        ("delete the existing lines first", _ONE_INSERT,
+         "session.execute(OrderItem.__table__.delete())\n    " + _ONE_INSERT),
     ],
     "07-update-prices": [
         ("load and set each product", _PRICES,
@@ -1041,8 +1051,13 @@ TEXT_MUTANTS.update({
          ".values(price=next(iter(new_prices.values()))))"),
         ("every product updated", _PRICES,
          "session.execute(update(Product), [{\"id\": pid, \"price\": new_prices.get(pid, 1)} for pid in range(1, 121)])"),
+        ("names changed too", _PRICES,
+         'session.execute(update(Product), [{"id": pid, "price": price, "name": "X"} for pid, price in new_prices.items()])'),
+        ("no WHERE, CASE for all", _PRICES,
+         "from sqlalchemy import case\n"
+         "    session.execute(update(Product).values(price=case(new_prices, value=Product.id, else_=Product.price)))"),
     ],
-    "07-archive-orders": [
+    "07-cancel-stale-orders": [
         ("synchronize_session=False", 'synchronize_session="fetch"', "synchronize_session=False"),
         ("synchronize_session auto", 'synchronize_session="fetch"', 'synchronize_session="auto"'),
         ("synchronize_session evaluate", 'synchronize_session="fetch"', 'synchronize_session="evaluate"'),
@@ -1061,6 +1076,9 @@ TEXT_MUTANTS.update({
         ("created_at updated too", '"country": stmt.excluded.country}',
          '"country": stmt.excluded.country, "created_at": stmt.excluded.created_at}'),
         ("one upsert per row", "session.execute(stmt, rows)", "for row in rows:\n        session.execute(stmt, [row])"),
+        ("the SQLite insert hard-coded",
+         'dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert',
+         "dialect_insert = sqlite.insert"),
         ("look up first", "session.execute(stmt, rows)",
          "for row in rows:\n"
          '        found = session.scalars(select(Customer).where(Customer.email == row["email"])).one_or_none()\n'
@@ -1075,7 +1093,7 @@ TEXT_MUTANTS.update({
 })
 
 EQUIVALENT.update({
-    "07-archive-orders": {
+    "07-cancel-stale-orders": {
         ("cancel_stale_orders.stmt: Order.status == 'pending' -> .contains()",
          "cancel_stale_orders.stmt: Order.status == 'pending' -> .like()",
          "cancel_stale_orders.stmt: Order.status == 'pending' -> .startswith()"): STATUS_SET,
@@ -1087,10 +1105,12 @@ EQUIVALENT.update({
 
 CAUSES.update({
     "07-import-lines": {"add_all of OrderItem objects": "OrderItem objects", "one INSERT per line": "one INSERT per line",
-                        "RETURNING objects": ".returning(OrderItem)"},
+                        "RETURNING objects": ".returning(OrderItem)", "bulk_save_objects": "bulk_save_objects",
+                        "delete the existing lines first": "sent a DELETE"},
     "07-update-prices": {"load and set each product": "loaded the products first",
-                         "one UPDATE per product": "one per product"},
-    "07-archive-orders": {"synchronize_session=False": "synchronize_session=False",
+                         "one UPDATE per product": "one per product", "names changed too": "name",
+                         "no WHERE, CASE for all": "no WHERE clause"},
+    "07-cancel-stale-orders": {"synchronize_session=False": "synchronize_session=False",
                           "expire instead of synchronize": "expired or refreshed",
                           "loop over loaded orders": "one by one",
                           "synchronize_session auto": "SQLite"},

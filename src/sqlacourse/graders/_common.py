@@ -92,8 +92,18 @@ def run_with_session(
     return result, rec
 
 
+SQL_WIDTH = 300  # a statement longer than this is cut in feedback (an INSERT of 1,000 rows is ~20 KB)
+
+
+def short_sql(line: str, width: int = SQL_WIDTH) -> str:
+    """One statement for feedback, cut to ``width`` characters with the length it had."""
+    if len(line) <= width:
+        return line
+    return f"{line[:width]}... ({len(line):,} characters in all)"
+
+
 def sql_listing(rec: QueryRecorder, limit: int = 8) -> list[str]:
-    lines = [s.one_line for s in rec.statements[:limit]]
+    lines = [short_sql(s.one_line) for s in rec.statements[:limit]]
     if rec.count > limit:
         lines.append(f"... and {rec.count - limit} more")
     return lines

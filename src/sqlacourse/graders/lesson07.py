@@ -24,7 +24,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder, record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem, Product
-from ._common import sql_listing
+from ._common import short_sql, sql_listing
 
 LESSON = "07-bulk"
 PAGE_SIZE = 1000  # insertmanyvalues_page_size, SQLAlchemy's default
@@ -37,6 +37,7 @@ class _Calls:
     rec: QueryRecorder
     options: list[dict[str, Any]] = field(default_factory=list)
     cursors: list[str] = field(default_factory=list)
+    classes: list[type] = field(default_factory=list)  # each call's compiled statement's class
 
     def of_kind(self, kind: str) -> list[int]:
         return [i for i, s in enumerate(self.rec.statements) if s.kind == kind]
@@ -50,6 +51,7 @@ def _recorded(engine) -> Iterator[tuple[Session, _Calls]]:
         def on_execute(conn, cursor, statement, parameters, context, executemany):
             calls.options.append(dict(context.execution_options) if context is not None else {})
             calls.cursors.append(type(cursor).__name__)
+            calls.classes.append(type(getattr(getattr(context, "compiled", None), "statement", None)))
 
         event.listen(engine, "before_cursor_execute", on_execute)
         try:
@@ -62,15 +64,30 @@ def _objects_made(session: Session, cls: type) -> tuple[list[int], Any]:
     """Count the ``cls`` objects the session takes in (added or loaded); returns the counter
     and a function that stops counting."""
     seen = [0]
+    ids: set[int] = set()
+
+    def count(obj) -> None:
+        if id(obj) not in ids:  # an object built and then added counts once
+            ids.add(id(obj))
+            seen[0] += 1
 
     def added(sess, obj):
         if isinstance(obj, cls):
-            seen[0] += 1
+            count(obj)
 
+    def built(target, args, kwargs):
+        count(target)
+
+    # "init": objects built and never added (bulk_save_objects takes them without the session's events)
     event.listen(session, "transient_to_pending", added)
     event.listen(session, "loaded_as_persistent", added)
-    return seen, lambda: (event.remove(session, "transient_to_pending", added),
-                          event.remove(session, "loaded_as_persistent", added))
+    event.listen(cls, "init", built)
+
+    def stop() -> None:
+        event.remove(session, "transient_to_pending", added)
+        event.remove(session, "loaded_as_persistent", added)
+        event.remove(cls, "init", built)
+    return seen, stop
 
 
 def _shown(value: Any) -> str:
@@ -115,6 +132,9 @@ def grade_import_lines(candidate, g: Grading) -> str:
             s.execute(insert(Order), [{"id": first + i, "customer_id": 1 + i % 200, "status": "pending",
                                        "created_at": stamp} for i in range(n_orders)])
             s.commit()
+            existing = s.execute(select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity,
+                                        OrderItem.unit_price).where(OrderItem.order_id < first)).all()
+            existing = {tuple(r) for r in existing}
         lines = [{"order_id": first + i // LINES_PER_ORDER, "product_id": 1 + i % LINES_PER_ORDER,
                   "quantity": 1 + i % 3, "unit_price": Decimal(f"{1 + i % 50}.{i % 100:02d}")}
                  for i in range(N_LINES)]
@@ -129,6 +149,9 @@ def grade_import_lines(candidate, g: Grading) -> str:
             got = {tuple(r) for r in s.execute(
                 select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
                 .where(OrderItem.order_id >= first))}
+            kept = {tuple(r) for r in s.execute(
+                select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+                .where(OrderItem.order_id < first))}
     rec = calls.rec
     sql = sql_listing(rec, 5)
     inserts = rec.of_kind("INSERT")
@@ -142,9 +165,14 @@ def grade_import_lines(candidate, g: Grading) -> str:
                    "at once: session.execute(insert(OrderItem), lines).", sql=sql)
     if made[0]:
         raise Fail(f"The rows were sent in {_plural(len(inserts), 'driver call')}, but your code made "
-                   f"{made[0]:,} OrderItem objects in the session (session.add/add_all, or "
+                   f"{made[0]:,} OrderItem objects (session.add/add_all, bulk_save_objects, or "
                    ".returning(OrderItem) loading them back). The task asks for a bulk INSERT from the "
                    "dicts without ORM objects: session.execute(insert(OrderItem), lines).", sql=sql)
+    if kept != existing or rec.of_kind("DELETE"):
+        raise Fail(f"The {len(existing):,} order lines already in the database were not left alone: "
+                   f"{len(existing - kept):,} of them are gone or changed"
+                   + (" (your code sent a DELETE)" if rec.of_kind("DELETE") else "") +
+                   ". The import adds the new lines and touches nothing else.", sql=sql)
     if not inserts:
         raise Fail("No INSERT reached the database: pass the list of dicts to "
                    "session.execute(insert(OrderItem), lines).", sql=sql)
@@ -184,6 +212,8 @@ def grade_update_prices(candidate, g: Grading) -> str:
     with g.database() as fresh:
         with fresh.Session() as s:
             before = dict(s.execute(select(Product.id, Product.price).order_by(Product.id)).all())
+            rest_before = {r[0]: tuple(r[1:]) for r in s.execute(
+                select(Product.id, Product.sku, Product.name, Product.category_id, Product.created_at))}
         new_prices = {pid: (price * Decimal("1.10")).quantize(Decimal("0.01")) + Decimal("0.01")
                       for pid, price in before.items() if pid % 3 == 1}
         with _recorded(fresh.engine) as (session, calls):
@@ -194,6 +224,8 @@ def grade_update_prices(candidate, g: Grading) -> str:
                 stop()
         with fresh.Session() as s:
             after = dict(s.execute(select(Product.id, Product.price)).all())
+            rest_after = {r[0]: tuple(r[1:]) for r in s.execute(
+                select(Product.id, Product.sku, Product.name, Product.category_id, Product.created_at))}
     rec = calls.rec
     sql = sql_listing(rec, 5)
     updates = rec.of_kind("UPDATE")
@@ -212,7 +244,20 @@ def grade_update_prices(candidate, g: Grading) -> str:
     if not rec.committed:
         raise Fail("The UPDATE ran, but nothing was committed: the session was closed and the change "
                    "rolled back. End with session.commit().", sql=sql)
+    if not updates[0].executemany and not updates[0].has("WHERE"):
+        raise Fail(f"Your UPDATE has no WHERE clause: it rewrites all {len(before)} products (each row "
+                   f"written and locked, even where the price stays the same) to change {n}. Update only "
+                   "the ids in new_prices: the bulk UPDATE by primary key, or a WHERE id IN (...).", sql=sql)
     changed = {pid for pid in before if after[pid] != before[pid]}
+    touched = sorted(pid for pid in rest_before if rest_after.get(pid) != rest_before[pid])
+    if touched:
+        pid = touched[0]
+        cols = ("sku", "name", "category_id", "created_at")
+        what = [c for c, x, y in zip(cols, rest_before[pid], rest_after.get(pid, ()) or (None,) * 4,
+                                     strict=True) if x != y]
+        raise Fail(f"{_plural(len(touched), 'product')} changed more than the price (e.g. product {pid}: "
+                   f"{', '.join(what)}): the dicts name the primary key and the new price only, "
+                   "{\"id\": pid, \"price\": price}.", sql=sql)
     wrong = sorted(pid for pid in new_prices if after[pid] != new_prices[pid])
     if wrong:
         pid = wrong[0]
@@ -231,7 +276,7 @@ _NAIVE_AWARE = "can't compare offset-naive and offset-aware"
 
 
 @exercise(
-    "07-archive-orders",
+    "07-cancel-stale-orders",
     lesson=LESSON,
     title="Cancel stale pending orders with one UPDATE",
     hints=[
@@ -245,7 +290,7 @@ _NAIVE_AWARE = "can't compare offset-naive and offset-aware"
         "session.execute(stmt.execution_options(synchronize_session=\"fetch\")).rowcount",
     ],
 )
-def grade_archive_orders(candidate, g: Grading) -> str:
+def grade_cancel_stale_orders(candidate, g: Grading) -> str:
     with g.database() as fresh:
         with fresh.Session() as s:
             pending = s.execute(select(Order.id, Order.created_at).where(Order.status == "pending")
@@ -277,7 +322,7 @@ def grade_archive_orders(candidate, g: Grading) -> str:
             session.commit()
         with fresh.Session() as s:
             after = dict(s.execute(select(Order.id, Order.status)).all())
-    sql = [st.one_line for st in mine[:5]]
+    sql = [short_sql(st.one_line) for st in mine[:5]]
     updates = [(st, op) for st, op in zip(mine, opts, strict=True) if st.kind == "UPDATE"]
     if len(updates) != 1 or updates[0][0].executemany:
         calls_ = sum(_rows_in(st) for st, _ in updates)
@@ -303,20 +348,68 @@ def grade_archive_orders(candidate, g: Grading) -> str:
         raise Fail(f"The database is right, but reading the orders already in the session sent "
                    f"{_plural(reread.count, 'SELECT')}: they were expired or refreshed instead of being "
                    "synchronized. synchronize_session=\"fetch\" updates them in place.",
-                   sql=sql + [s.one_line for s in reread.statements[:2]])
+                   sql=sql + [short_sql(s.one_line) for s in reread.statements[:2]])
     if stale:
         raise Fail(f"The database is right, but {_plural(len(stale), 'order')} already loaded in the "
                    f"session still say 'pending' (e.g. order {stale[0]}): synchronize_session=False "
                    "leaves the objects as they were. Use synchronize_session=\"fetch\".", sql=sql)
     mode = opt.get("synchronize_session", "auto")
     if mode != "fetch":
-        raise Fail(f"It works here on {fresh.engine.dialect.name}, with synchronize_session={mode!r}: "
-                   "it evaluates the WHERE in Python on the loaded orders, and on SQLite created_at comes "
-                   "back without a time zone, so comparing it with the aware cutoff raises TypeError. "
-                   "The task asks for code that runs on both databases: synchronize_session=\"fetch\".",
-                   sql=sql)
+        raise Fail(f"Right result on {fresh.engine.dialect.name}, but not portable: "
+                   f"synchronize_session={mode!r} evaluates your WHERE in Python on the loaded orders, and "
+                   "on SQLite, where created_at comes back without a time zone, comparing it with the aware "
+                   "cutoff raises TypeError. The task asks for code that runs on both databases: "
+                   "synchronize_session=\"fetch\".", sql=sql)
     return (f"{len(expected)} orders cancelled by one UPDATE ... WHERE; the orders in the session were "
             "synchronized from the rows the database matched, with no extra SELECT.")
+
+
+def _is_from(value: Any, word: str) -> bool:
+    """Whether ``value`` (or an item of a dict, list or tuple) comes from sqlalchemy.dialects.<word>."""
+    items = list(dict.values(value)) if type(value) is dict else \
+        list(value) if type(value) in (list, tuple) else [value]
+    where = f"sqlalchemy.dialects.{word}"
+    for v in items[:20]:
+        name = v.__name__ if isinstance(v, type(re)) else getattr(v, "__module__", None)
+        if isinstance(name, str) and name.startswith(where):
+            return True
+    return False
+
+
+def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
+    """Whether the source of ``fn``, or of a function of its module it names (a helper that picks
+    the insert), contains ``word``; None when no source can be read (then nothing is judged)."""
+    import inspect
+
+    seen: set[int] = set()
+    found_any = False
+
+    def visit(f: Any, level: int) -> bool:
+        nonlocal found_any
+        f = inspect.unwrap(f) if callable(f) else f
+        if id(f) in seen or level > depth or not (inspect.isfunction(f) or inspect.ismethod(f)):
+            return False
+        seen.add(id(f))
+        try:
+            text = inspect.getsource(f)
+        except (OSError, TypeError):
+            return False
+        found_any = True
+        if word in text:
+            return True
+        glob = getattr(f, "__globals__", {})
+        names = [n for n in f.__code__.co_names if n in glob]
+        # a name bound to the dialect's module or insert (`from ...postgresql import insert as pg_insert`,
+        # a dict of inserts by dialect name)
+        if any(_is_from(glob[n], word) for n in names):
+            return True
+        return any(visit(glob[n], level + 1) for n in names)
+
+    try:
+        hit = visit(fn, 0)
+    except Exception:  # a learner's object whose source cannot be walked: not judged
+        return None
+    return hit if found_any else None
 
 
 # --------------------------------------------------------------------------
@@ -374,6 +467,15 @@ def grade_upsert_customers(candidate, g: Grading) -> str:
                    sql=sql)
     if not inserts:
         raise Fail("No INSERT reached the database.", sql=sql)
+    from sqlalchemy.dialects import sqlite as _sqlite
+
+    if (fresh.engine.dialect.name == "sqlite" and any(isinstance(c, type) and issubclass(c, _sqlite.Insert)
+                                                      for c in calls.classes)
+            and _mentions(candidate, "postgresql") is False):
+        raise Fail("Your code always uses sqlalchemy.dialects.sqlite.insert: it works here, on SQLite, but "
+                   "on PostgreSQL that statement fails (AttributeError: 'OnConflictDoUpdate' object has no "
+                   "attribute 'constraint_target'). The task asks for code that runs on both: pick "
+                   "sqlite.insert or postgresql.insert by session.get_bind().dialect.name.", sql=sql)
     if not rec.committed and all(r["email"] not in after for r in rows[N_EXISTING:]):
         raise Fail("The upsert ran but nothing was committed: end with session.commit().", sql=sql)
     moved = [e for e in existing if e in after and after[e][0] != before[e][0]]
@@ -388,9 +490,17 @@ def grade_upsert_customers(candidate, g: Grading) -> str:
     stale = [i for i, e in enumerate(existing) if after[e][1:3] != (rows[i]["name"], rows[i]["country"])]
     if stale:
         e = existing[stale[0]]
+        name_ok = all(after[x][1] == rows[i]["name"] for i, x in enumerate(existing))
+        country_ok = all(after[x][2] == rows[i]["country"] for i, x in enumerate(existing))
+        if name_ok or country_ok:
+            kept, given = ("country", "name") if name_ok else ("name", "country")
+            why = (f"your set_ updates the {given} but not the {kept}: set_ must name both name and "
+                   "country (from stmt.excluded)")
+        else:
+            why = ("the conflicting rows were skipped (on_conflict_do_nothing does that) or set_ names "
+                   "neither: on_conflict_do_update with set_ naming both name and country (from stmt.excluded)")
         raise Fail(f"{_plural(len(stale), 'existing customer')} kept the old name or country (e.g. {e}: "
-                   f"{after[e][1]!r}, {after[e][2]!r}): on_conflict_do_nothing skips them, and set_ must "
-                   "name both name and country (from stmt.excluded).", sql=sql)
+                   f"{after[e][1]!r}, {after[e][2]!r}): {why}.", sql=sql)
     kept_date = [e for e in existing if after[e][3] != before[e][3]]
     if kept_date:
         raise Fail(f"created_at of {_plural(len(kept_date), 'existing customer')} changed: the task says "
@@ -466,6 +576,13 @@ def grade_export_lines(candidate, g: Grading) -> str:
                    ".order_by(OrderItem.order_id, OrderItem.product_id).", sql=sql)
     opts = calls.options[0]
     batch = opts.get("yield_per") or (opts.get("max_row_buffer") if opts.get("stream_results") else None)
+    if (held_at_first and held_at_first[0] > MAX_BATCH and opts.get("stream_results")
+            and not opts.get("yield_per")):
+        raise Fail(f"The driver streams (stream_results=True), but without yield_per the ORM still builds "
+                   f"every object before returning the first: {held_at_first[0]:,} OrderItem objects "
+                   "existed when the first line was written. Use "
+                   f".execution_options(yield_per={MAX_BATCH}) on the statement: it streams and builds the "
+                   "objects one batch at a time.", sql=sql)
     if not batch:
         raise Fail("The query was not streamed: the whole result was fetched at once. Run it with "
                    f".execution_options(yield_per={MAX_BATCH}) on the statement (Result.yield_per() "

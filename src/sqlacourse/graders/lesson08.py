@@ -41,8 +41,12 @@ LESSON = "08-migrations"
 _ENV_PY = '''\
 from alembic import context
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, transaction_per_migration=True)
+if context.is_offline_mode():  # the grader renders the PostgreSQL SQL of the migration
+    context.configure(dialect_name="postgresql", as_sql=True, literal_binds=True,
+                      output_buffer=context.config.attributes["buffer"], transaction_per_migration=True)
+else:
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, transaction_per_migration=True)
 with context.begin_transaction():
     context.run_migrations()
 '''
@@ -171,6 +175,78 @@ class Migration:
         return rec, error
 
 
+    def render_postgresql(self, step: str) -> tuple[list[str] | None, str]:
+        """The SQL the migration's ``step`` renders for PostgreSQL in Alembic's offline mode
+        (``alembic upgrade --sql``: ``as_sql=True``, no database): its statements upper-case on
+        one line (BEGIN/COMMIT kept, bookkeeping left out), or None and the reason it could not."""
+        import io
+
+        from alembic import command
+
+        buf = io.StringIO()
+        self.cfg.attributes["buffer"] = buf
+        _current.update(g=self.g, upgrade=self.up, downgrade=self.down)
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                if step == "upgrade":
+                    command.upgrade(self.cfg, "head", sql=True)
+                else:
+                    command.downgrade(self.cfg, "0001_candidate:base", sql=True)
+        except LearnerError as exc:
+            first = (exc.details or exc.message).strip().splitlines()
+            return None, f"your {step}() raised an error there ({first[-1][:160] if first else exc.message})"
+        except Exception as exc:
+            return None, f"Alembic could not render it ({type(exc).__name__}: {str(exc)[:160]})"
+        finally:
+            _current.clear()
+            self.cfg.attributes.pop("buffer", None)
+        stmts, self.rendered = [], []
+        for chunk in re.split(r";\s*\n", buf.getvalue()):
+            text = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--"))
+            one = " ".join(text.split())
+            if one and not _CATALOG.search(one):
+                stmts.append(one.upper())
+                self.rendered.append(one)
+        return stmts, ""
+
+
+def judge_postgresql_offline(m: Migration, what: str,
+                             checks: dict[str, Callable[[list[str], list[str]], None]]) -> str:
+    """On SQLite: run ``checks`` (step -> check of the statements) on the SQL the migration renders
+    for PostgreSQL offline; returns the sentence for the pass message.  A failed check is
+    raised as feedback that says it judged the rendered SQL."""
+    for step, check_step in checks.items():
+        stmts, why = m.render_postgresql(step)
+        if stmts is None:
+            return (f" Not checked here: {what}, because the migration could not be rendered for PostgreSQL "
+                    f"offline: {why}. The check on PostgreSQL (SQLACOURSE_DATABASE_URL=embedded) checks it.")
+        shown = [x if len(x) <= 220 else x[:217] + "..." for x in m.rendered[:12]]
+        try:
+            check_step(stmts, shown)
+        except Fail as exc:
+            raise Fail("Checked on the SQL your migration renders for PostgreSQL (Alembic's offline mode, "
+                       f"as `alembic {step} --sql` prints it; your {step}() ran with "
+                       f"op.get_bind().dialect.name == 'postgresql'): {exc.message}", exc.details,
+                       exc.sql) from None
+    return (f" Checked on the SQL your migration renders for PostgreSQL (Alembic's offline mode): {what}.")
+
+
+def outside_transaction(stmts: list[str], pattern: str) -> bool | None:
+    """In rendered offline SQL: whether every statement matching ``pattern`` runs outside a
+    BEGIN ... COMMIT block (None when there is none)."""
+    in_tx, found, ok = False, False, True
+    for s in stmts:
+        if s == "BEGIN":
+            in_tx = True
+        elif s == "COMMIT":
+            in_tx = False
+        elif re.search(pattern, s):
+            found = True
+            ok = ok and not in_tx
+    return ok if found else None
+
+
 @contextlib.contextmanager
 def migration(g: Grading, candidate: Any, engine: sa.Engine) -> Iterator[Migration]:
     up, down = migration_functions(candidate)
@@ -285,9 +361,14 @@ def expect_round_trip(m: Migration, engine: sa.Engine, before_schema: dict[str, 
         if after[t] != before_schema[t]:
             extra = sorted(set(after[t]) - set(before_schema[t]))
             missing = sorted(set(before_schema[t]) - set(after[t]))
+            changed = [c for c in before_schema[t] if c in after[t] and after[t][c] != before_schema[t][c]]
+
+            def shown(typ_null: tuple) -> str:
+                return f"{typ_null[0]} {'NULL' if typ_null[1] else 'NOT NULL'}"
             what = (f"it left the column(s) {', '.join(extra)} behind" if extra else
                     f"the column(s) {', '.join(missing)} are missing" if missing else
-                    "a column's type or nullability is not as before")
+                    "; ".join(f"{t}.{c} is {shown(after[t][c])}, it was {shown(before_schema[t][c])}"
+                              for c in changed) or "its columns are not as before")
             raise Fail(f"After downgrade() the table {t} is not as it was before the upgrade: {what}. "
                        "downgrade() must undo exactly what upgrade() did.", sql=sql_of(rec_down))
     now = snapshot()
@@ -316,16 +397,31 @@ def _first_difference(expected: dict, got: dict) -> str:
     return "no difference"
 
 
-def lock_timeout_before_alter(stmts: list[str]) -> tuple[bool, str]:
-    """Whether ``SET [LOCAL] lock_timeout`` precedes the first ALTER TABLE; and that ALTER."""
+def lock_timeout_before_alter(stmts: list[str], sql: list[str] | None = None) -> tuple[bool, str]:
+    """Whether ``SET LOCAL lock_timeout`` (or ``set_config('lock_timeout', ..., true)``) precedes the
+    first ALTER TABLE; and that ALTER.  A plain SET (or SESSION) raises ``Fail``: it stays on the
+    connection after the migration."""
     seen = False
     for s in stmts:
-        if re.match(r"SET\s+(LOCAL\s+|SESSION\s+)?LOCK_TIMEOUT\b", s) or re.search(r"SET_CONFIG\('LOCK_TIMEOUT'", s):
-            if not re.search(r"(=|TO)\s*'?0'?\s*$", s):
-                seen = True
+        m = re.match(r"SET\s+(LOCAL\s+|SESSION\s+)?LOCK_TIMEOUT\b", s)
+        c = re.search(r"SET_CONFIG\(\s*'LOCK_TIMEOUT'\s*,[^,]*,\s*(\w+)", s)
+        if (m or c) and not re.search(r"(=|TO)\s*'?0'?\s*;?$", s):
+            local = (m is not None and (m.group(1) or "").strip() == "LOCAL") or (
+                c is not None and c.group(1) == "TRUE")
+            if not local:
+                raise Fail(f"Your migration sets the lock timeout for the whole connection ({s[:80]}): it "
+                           "stays set after the migration's transaction, for whatever runs on that "
+                           "connection next. Use SET LOCAL lock_timeout = '2s' (it ends with the "
+                           "transaction).", sql=sql or [])
+            seen = True
         if s.startswith("ALTER TABLE"):
             return seen, s
     return seen, ""
+
+
+def _many_rows(st: Any) -> bool:
+    """An executemany of more than one parameter set."""
+    return bool(st.executemany and isinstance(st.parameters, (list, tuple)) and len(st.parameters) > 1)
 
 
 def is_rewrite(s: str) -> bool:
@@ -354,6 +450,9 @@ def is_rewrite(s: str) -> bool:
 def grade_order_total(candidate, g: Grading) -> str:
     with g.database() as fresh, migration(g, candidate, fresh.engine) as m:
         engine = fresh.engine
+        with engine.begin() as conn:  # an order without items: its total is 0 (coalesce), not NULL
+            conn.execute(sa.text("INSERT INTO orders (id, customer_id, status, created_at) "
+                                 "SELECT max(id) + 1, 1, 'pending', max(created_at) FROM orders"))
         before_schema = {"orders": schema_of(engine, "orders")}
         snap = lambda: {r[0]: r[1:] for r in rows(engine, "SELECT id, customer_id, status, created_at FROM orders")}  # noqa: E731
         before = snap()
@@ -375,6 +474,12 @@ def grade_order_total(candidate, g: Grading) -> str:
             if empty:
                 raise Fail(f"After {when} {len(empty)} orders have no total (e.g. order {empty[0]}): the "
                            "backfill must fill every row.", sql=sql_of(rec))
+            updates = [st for st in rec.statements if re.match(r"\s*UPDATE\s+\"?orders\b", st.sql, re.I)]
+            if len(updates) > 1 or any(_many_rows(st) for st in updates):
+                n_rows = sum(len(st.parameters) if _many_rows(st) else 1 for st in updates)
+                raise Fail(f"Your backfill sent {len(updates)} UPDATE statement(s) for {n_rows} rows of orders, "
+                           "computing the totals in Python: the task asks for one UPDATE that lets the "
+                           "database sum each order's items (a correlated subquery).", sql=sql_of(rec))
             wrong = sorted(k for k in got if got[k] != sums.get(k))
             if wrong:
                 k = wrong[0]
@@ -539,12 +644,7 @@ def grade_expand_title(candidate, g: Grading) -> str:
                 raise Fail(f"The other columns of products changed: {_first_difference(before, snap())}.",
                            sql=sql_of(rec))
             if pg:
-                ok, alter = lock_timeout_before_alter(stmts)
-                if not ok:
-                    raise Fail("On PostgreSQL set a lock timeout before the ALTER TABLE (op.execute(\"SET "
-                               "LOCAL lock_timeout = '2s'\")): without it, an ALTER waiting behind a long "
-                               "transaction makes every new query on products queue behind it.",
-                               sql=sql_of(rec))
+                _expand_pg(stmts, sql_of(rec))
 
         rec = run_step(m, "upgrade")
         if pg and relfilenode(engine, "products") != filenode:
@@ -556,9 +656,20 @@ def grade_expand_title(candidate, g: Grading) -> str:
         judge(rec, "upgrade()")
         rec2 = expect_round_trip(m, engine, before_schema, before, snap, ["products"])
         judge(rec2, "downgrade() and upgrade() again")
+        note = "" if pg else judge_postgresql_offline(
+            m, "the lock timeout before the ALTER on PostgreSQL", {"upgrade": _expand_pg})
     extra = ", lock_timeout set before the ALTER" if pg else ""
     return (f"title added next to name and filled for all {len(before)} products, no rename and no table "
-            f"rewrite{extra}; downgrade leaves products as it was.")
+            f"rewrite{extra}; downgrade leaves products as it was." + note
+            + ("" if pg else " (PostgreSQL's table-rewrite check, relfilenode, needs PostgreSQL.)"))
+
+
+def _expand_pg(stmts: list[str], sql: list[str]) -> None:
+    ok, _ = lock_timeout_before_alter(stmts, sql)
+    if not ok:
+        raise Fail("On PostgreSQL set a lock timeout before the ALTER TABLE (op.execute(\"SET "
+                   "LOCAL lock_timeout = '2s'\")): without it, an ALTER waiting behind a long "
+                   "transaction makes every new query on products queue behind it.", sql=sql)
 
 
 # --------------------------------------------------------------------------
@@ -625,26 +736,21 @@ def grade_fk_not_valid(candidate, g: Grading) -> str:
                     raise Fail(f"The foreign key is named {fk.get('name')!r}; the task names it {FK_NAME!r} "
                                "(the naming convention's name, so that a later migration can drop it).",
                                sql=sql_of(rec))
+                actions = {k: v for k, v in (fk.get("options") or {}).items()
+                           if k in ("ondelete", "onupdate") and v and v.upper() not in ("NO ACTION", "RESTRICT")}
+                if actions:
+                    what = ", ".join(f"ON {k[2:].upper()} {v.upper()}" for k, v in sorted(actions.items()))
+                    raise Fail(f"The foreign key has {what}: the task asks for a plain foreign key. With ON "
+                               "DELETE CASCADE, deleting an order would silently delete its shipments; "
+                               "without it, the delete fails while shipments point at the order. Leave "
+                               "ondelete/onupdate out.", sql=sql_of(rec))
                 if snap() != before:
                     raise Fail(f"The rows of shipments changed: {_first_difference(before, snap())}.",
                                sql=sql_of(rec))
                 if fk_check(engine):
                     raise Fail("After the migration some shipments point at no order.", sql=sql_of(rec))
                 if pg:
-                    stmts = own(rec)
-                    adds = [s for s in stmts if "ADD CONSTRAINT" in s]
-                    if not adds or not adds[0].rstrip().endswith("NOT VALID"):
-                        raise Fail("On PostgreSQL add the foreign key NOT VALID (postgresql_not_valid=True): "
-                                   "a plain ADD CONSTRAINT ... FOREIGN KEY checks every row while it blocks "
-                                   "writes to shipments (and orders).", sql=sql_of(rec))
-                    ok, _ = lock_timeout_before_alter(stmts)
-                    if not ok:
-                        raise Fail("On PostgreSQL set a lock timeout before the ALTER TABLE (SET LOCAL "
-                                   "lock_timeout): even a NOT VALID constraint needs a brief lock on both "
-                                   "tables, and waiting for it blocks every query behind it.", sql=sql_of(rec))
-                    if not any(re.search(r"VALIDATE CONSTRAINT\s+\"?" + FK_NAME.upper(), s) for s in stmts):
-                        raise Fail("The constraint was added NOT VALID and never validated: run ALTER TABLE "
-                                   f"shipments VALIDATE CONSTRAINT {FK_NAME} after it.", sql=sql_of(rec))
+                    _fk_pg(own(rec), sql_of(rec))
                     valid = rows(engine, f"SELECT convalidated FROM pg_constraint WHERE conname = '{FK_NAME}'")
                     if valid != [(True,)]:
                         raise Fail("The constraint is not validated after the upgrade.", sql=sql_of(rec))
@@ -659,8 +765,26 @@ def grade_fk_not_valid(candidate, g: Grading) -> str:
 
             rec2 = expect_round_trip(m, engine, before_schema, before, snap, ["shipments"], no_fk)
             judge(rec2, "downgrade() and upgrade() again")
+            note = "" if pg else judge_postgresql_offline(
+                m, "lock_timeout, NOT VALID and VALIDATE CONSTRAINT on PostgreSQL", {"upgrade": _fk_pg})
     how = "added NOT VALID after SET lock_timeout, then validated" if pg else "added by a batch copy"
-    return f"{FK_NAME} on {n} shipments, {how}; downgrade removes it and keeps every row."
+    return f"{FK_NAME} on {n} shipments, {how}; downgrade removes it and keeps every row." + note
+
+
+def _fk_pg(stmts: list[str], sql: list[str]) -> None:
+    adds = [s for s in stmts if "ADD CONSTRAINT" in s]
+    if not adds or not adds[0].rstrip().endswith("NOT VALID"):
+        raise Fail("On PostgreSQL add the foreign key NOT VALID (postgresql_not_valid=True): "
+                   "a plain ADD CONSTRAINT ... FOREIGN KEY checks every row while it blocks "
+                   "writes to shipments (and orders).", sql=sql)
+    ok, _ = lock_timeout_before_alter(stmts, sql)
+    if not ok:
+        raise Fail("On PostgreSQL set a lock timeout before the ALTER TABLE (SET LOCAL "
+                   "lock_timeout): even a NOT VALID constraint needs a brief lock on both "
+                   "tables, and waiting for it blocks every query behind it.", sql=sql)
+    if not any(re.search(r"VALIDATE CONSTRAINT\s+\"?" + FK_NAME.upper(), s) for s in stmts):
+        raise Fail("The constraint was added NOT VALID and never validated: run ALTER TABLE "
+                   f"shipments VALIDATE CONSTRAINT {FK_NAME} after it.", sql=sql)
 
 
 # --------------------------------------------------------------------------
@@ -702,14 +826,18 @@ def grade_index_concurrently(candidate, g: Grading) -> str:
             if found[IX_NAME].get("unique"):
                 raise Fail(f"{IX_NAME} is UNIQUE: many orders share a status, it must be a plain index.",
                            sql=sql_of(rec))
+            where = {k: v for k, v in (found[IX_NAME].get("dialect_options") or {}).items()
+                     if k.endswith("_where") and v is not None}
+            creates = [s for s in own(rec) if s.startswith("CREATE") and "INDEX" in s]
+            if where or any(re.search(r"\)\s*WHERE\b", s) for s in creates):
+                cond = next(iter(where.values()), None)
+                raise Fail(f"{IX_NAME} is a partial index (WHERE {cond if cond is not None else '...'}): the task "
+                           "asks for a plain index on orders (status), covering every row. Leave "
+                           "postgresql_where / sqlite_where out.", sql=sql_of(rec))
             if snap() != before:
                 raise Fail("The rows of orders changed.", sql=sql_of(rec))
             if pg:
-                creates = [s for s in own(rec) if s.startswith("CREATE") and "INDEX" in s]
-                if not creates or "CONCURRENTLY" not in creates[0]:
-                    raise Fail("On PostgreSQL build the index CONCURRENTLY (postgresql_concurrently=True): a "
-                               "plain CREATE INDEX blocks every write to orders until it is built.",
-                               sql=sql_of(rec))
+                _ix_create_pg(own(rec), sql_of(rec))
 
         rec = run_step(m, "upgrade")
         judge(rec, "upgrade()")
@@ -719,11 +847,39 @@ def grade_index_concurrently(candidate, g: Grading) -> str:
             raise Fail(f"After downgrade() the indexes of orders are {now_ix}, expected {before_ix} as before.",
                        sql=sql_of(rec_down))
         if pg:
-            drops = [s for s in own(rec_down) if s.startswith("DROP INDEX")]
-            if not drops or "CONCURRENTLY" not in drops[0]:
-                raise Fail("On PostgreSQL drop the index CONCURRENTLY too (a plain DROP INDEX takes a lock "
-                           "that blocks every query on orders).", sql=sql_of(rec_down))
+            _ix_drop_pg(own(rec_down), sql_of(rec_down))
         rec2 = run_step(m, "upgrade")
         judge(rec2, "downgrade() and upgrade() again")
+        note = "" if pg else judge_postgresql_offline(
+            m, "CREATE and DROP INDEX CONCURRENTLY outside a transaction on PostgreSQL",
+            {"upgrade": _ix_create_pg, "downgrade": _ix_drop_pg})
     how = "CONCURRENTLY, outside a transaction" if pg else "(SQLite ignores CONCURRENTLY)"
-    return f"{IX_NAME} on orders(status) built {how}; dropped by downgrade and built again."
+    return f"{IX_NAME} on orders(status) built {how}; dropped by downgrade and built again." + note
+
+
+_AUTOCOMMIT = ("PostgreSQL refuses CONCURRENTLY inside a transaction block, and Alembic runs the migration "
+               "in one: put the call in `with op.get_context().autocommit_block():`.")
+
+
+def _ix_create_pg(stmts: list[str], sql: list[str]) -> None:
+    creates = [s for s in stmts if s.startswith("CREATE") and "INDEX" in s]
+    if not creates or "CONCURRENTLY" not in creates[0]:
+        raise Fail("On PostgreSQL build the index CONCURRENTLY (postgresql_concurrently=True): a "
+                   "plain CREATE INDEX blocks every write to orders until it is built.", sql=sql)
+    if any(re.search(r"\)\s*WHERE\b", c) for c in creates):
+        raise Fail(f"{IX_NAME} is a partial index on PostgreSQL (CREATE INDEX ... WHERE): the task asks for "
+                   "a plain index on orders (status), covering every row. Leave postgresql_where out.",
+                   sql=sql)
+    if outside_transaction(stmts, r"^CREATE .*INDEX CONCURRENTLY") is False:
+        raise Fail("Your CREATE INDEX CONCURRENTLY runs inside the migration's transaction: " + _AUTOCOMMIT,
+                   sql=sql)
+
+
+def _ix_drop_pg(stmts: list[str], sql: list[str]) -> None:
+    drops = [s for s in stmts if s.startswith("DROP INDEX")]
+    if not drops or "CONCURRENTLY" not in drops[0]:
+        raise Fail("On PostgreSQL drop the index CONCURRENTLY too (a plain DROP INDEX takes a lock "
+                   "that blocks every query on orders).", sql=sql)
+    if outside_transaction(stmts, r"^DROP INDEX CONCURRENTLY") is False:
+        raise Fail("Your DROP INDEX CONCURRENTLY runs inside the migration's transaction: " + _AUTOCOMMIT,
+                   sql=sql)
