@@ -379,23 +379,44 @@ def main(args) -> int:
         if args.json:
             print(json.dumps(as_json([])))
         return 2
+    # Wrong output places are found before any grading, not after it.
     for option, value in (("--csv", args.csv), ("--json-file", args.json_file)):
-        if value is not None and value.is_dir():
+        if value is None:
+            continue
+        if value.is_dir():
             print(f"error: {option} {value} is a folder: give a file name", file=sys.stderr)
+            return 2
+        try:
+            value.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: {option} {value}: {exc}", file=sys.stderr)
+            return 2
+    if args.feedback is not None:
+        try:
+            args.feedback.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: --feedback {args.feedback}: {exc}", file=sys.stderr)
             return 2
     rows = grade_class(paths, jobs=args.jobs, cell_timeout=args.cell_timeout,
                        total_timeout=args.timeout or None,
                        progress=False if args.no_progress else None)
-    if args.csv:
-        args.csv.write_text(as_csv(rows), encoding="utf-8")
-    if args.json_file:
-        args.json_file.write_text(json.dumps(as_json(rows), indent=1) + "\n", encoding="utf-8")
-    if args.feedback:
-        written = write_feedback(rows, args.feedback)
-        print(f"feedback: {len(written)} files in {args.feedback}", file=sys.stderr)
+    not_written = False
+    for what, write in ((args.csv, lambda: args.csv.write_text(as_csv(rows), encoding="utf-8")),
+                        (args.json_file, lambda: args.json_file.write_text(
+                            json.dumps(as_json(rows), indent=1) + "\n", encoding="utf-8")),
+                        (args.feedback, lambda: print(
+                            f"feedback: {len(write_feedback(rows, args.feedback))} files in "
+                            f"{args.feedback}", file=sys.stderr))):
+        if what is None:
+            continue
+        try:
+            write()
+        except OSError as exc:  # the grades are still printed below
+            print(f"error: could not write {what}: {exc}", file=sys.stderr)
+            not_written = True
     if args.json:
         print(json.dumps(as_json(rows)))
     else:
         print_table(rows)
     code = status(rows)
-    return 2 if problems and code < 2 else code
+    return 2 if (problems or not_written) and code < 2 else code
