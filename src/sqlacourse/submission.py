@@ -1,5 +1,8 @@
 """Grade a whole notebook: ``python -m sqlacourse grade PATH.ipynb [--json]``.
 
+(Several notebooks, folders or globs: a class, graded in parallel into a gradebook by
+``gradebook.py`` with this module's ``grade_submission``, every guarantee below kept.)
+
 The notebook runs top to bottom in a fresh kernel (cells that raise do not
 stop it; a cell that never returns is interrupted after ``--cell-timeout``
 seconds), and each exercise of the notebook's lesson is graded once.
