@@ -145,7 +145,7 @@ def test_a_class_is_graded_in_parallel_into_a_gradebook_and_feedback(tmp_path):
     assert only("dave")["passed"] is False and "overall limit of 25 s" in only("dave")["message"]
     assert only("erin")["passed"] is False and "kernel stopped" in only("erin")["message"]
     assert rows["frank"]["exercises"] == [] and "not a readable notebook" in rows["frank"]["error"]
-    assert "no lesson of the course in its name" in rows[tmp_path.name]["error"]
+    assert "not a readable notebook" in rows[tmp_path.name]["error"]
 
     with open(out / "grades.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
@@ -177,6 +177,16 @@ def test_a_quoted_glob_one_after_another_and_the_exit_status(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     rows = json.loads(done.stdout)["submissions"]
     assert [r["passed"] for r in rows] == [1, 0]
+
+    # a notebook of no lesson (neither its name nor a check() line says which) is not graded
+    (tmp_path / "c" / "carl").mkdir()
+    a.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]),
+            tmp_path / "c" / "carl" / "notes.ipynb")
+    done = grade("c/", "--json", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    rows = json.loads(done.stdout)["submissions"]
+    assert [r["lesson"] for r in rows] == ["00-orientation", "00-orientation", None]
+    assert "no lesson of the course in its name or in its check() lines" in rows[2]["error"]
 
     nothing = grade("c/*/99-*.ipynb", "--json", cwd=tmp_path)
     assert nothing.returncode == 2 and "matches no notebook" in nothing.stderr

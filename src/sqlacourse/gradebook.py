@@ -27,7 +27,8 @@ How submissions are kept apart:
   may have been running are graded again alone, each in a worker of its own; the one that
   kills its worker alone gets an error in its row.
 
-A submission that is not a notebook, cannot be read, has no lesson in its name, hangs past
+A submission that is not a notebook, cannot be read, has no lesson in its name (or in its
+check() lines), hangs past
 ``--timeout`` (the whole submission; ``--cell-timeout`` for one cell) or crashes its kernel
 is reported in its row; the run goes on.  Exit status: 0 all passed, 1 any exercise not
 passed, 2 any submission could not be run (or the course's database could not be used).
@@ -48,7 +49,14 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .submission import GradingRun, NotebookNotRun, grade_submission, mark_changed
+from .submission import (
+    GradingRun,
+    NotebookNotRun,
+    course_lessons,
+    find_lesson,
+    grade_submission,
+    mark_changed,
+)
 
 _GLOB_CHARS = set("*?[")
 _RUN: GradingRun | None = None  # the run of this process (inherited by the forked workers)
@@ -97,19 +105,9 @@ def collect(args: list[str]) -> tuple[list[Path], list[str]]:
     return unique, problems
 
 
-def course_lessons(run: GradingRun) -> set[str]:
-    from .registry import load_all
-
-    return set(run.checks) | {ex.lesson for ex in load_all().values()}
-
-
 def lesson_of(path: Path, lessons: set[str]) -> str | None:
-    """The lesson a submission belongs to: its file name (``03-querying.ipynb``), or the one
-    lesson name inside it (``03-querying-alice.ipynb``, ``alice_03-querying.ipynb``)."""
-    if path.stem in lessons:
-        return path.stem
-    inside = [name for name in lessons if name in path.stem]
-    return inside[0] if len(inside) == 1 else None
+    """The lesson in a submission's file name (the worker also reads its check() lines)."""
+    return find_lesson(path, lessons)
 
 
 # --------------------------------------------------------------------------
@@ -121,14 +119,14 @@ def _row(path: Path, lesson: str | None, result=None, error: str | None = None) 
                 "error": error, "cell_errors": []}
     row = result.as_dict()
     row["notebook"] = str(path)
-    row["lesson"] = lesson
+    row["lesson"] = result.lesson
     row["error"] = (f"the course's database could not be used: {result.database_error}"
                     if result.database_error else None)
     row["cell_errors"] = list(result.errors)
     return row
 
 
-def _task(path: Path, lesson: str, cell_timeout: int, total_timeout: float | None,
+def _task(path: Path, lesson: str | None, cell_timeout: int, total_timeout: float | None,
           alone: bool) -> dict[str, Any]:
     """Grade one submission in this worker; the row, when it ran, and what changed."""
     run = _RUN
@@ -201,12 +199,7 @@ def grade_class(paths: list[Path], *, jobs: int | None = None, cell_timeout: int
         if not path.is_file():
             rows[i] = _row(path, lesson, error=f"no such notebook: {path}" if not path.exists()
                            else f"{path} is not a file")
-        elif lesson is None:
-            rows[i] = _row(path, None, error=(
-                f"{path.name}: no lesson of the course in its name (name it like the exercise "
-                f"notebook, e.g. 03-querying.ipynb, or put the submission in a folder of its own "
-                f"under that name)"))
-        else:
+        else:  # the lesson: from the name, else (in the worker) from the check() lines
             todo.append((i, path, lesson))
     _RUN = run
     bar = tqdm(total=len(paths), initial=len(rows), unit="notebook", file=sys.stderr,

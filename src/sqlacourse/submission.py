@@ -86,6 +86,7 @@ class NotebookResult:
     exercises: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     database_error: str | None = None
+    lesson: str | None = None  # not part of as_dict(): the JSON of one notebook keeps its form
 
     @property
     def passed(self) -> int:
@@ -226,6 +227,36 @@ class GradingRun:
             for cache in PACKAGE_DIR.rglob("__pycache__"):
                 shutil.rmtree(cache, ignore_errors=True)
         return changed
+
+
+def course_lessons(run: GradingRun) -> set[str]:
+    from .registry import load_all
+
+    return set(run.checks) | {ex.lesson for ex in load_all().values()}
+
+
+def find_lesson(path: Path, lessons: set[str], nb=None) -> str | None:
+    """The lesson a submission belongs to: its file name (``03-querying.ipynb``), else the one
+    lesson name inside it (``03-querying-alice.ipynb``), else the one lesson its ``check()``
+    lines name (a renamed exercise notebook).  None: no lesson, or more than one."""
+    if path.stem in lessons:
+        return path.stem
+    inside = [name for name in lessons if name in path.stem]
+    if len(inside) == 1:
+        return inside[0]
+    if nb is None:
+        return None
+    from .registry import load_all
+
+    registry = load_all()
+    named = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                m = _CHECK_LINE.match(line)
+                if m and m.group("id") in registry:
+                    named.add(registry[m.group("id")].lesson)
+    return named.pop() if len(named) == 1 else None
 
 
 # --------------------------------------------------------------------------
@@ -369,7 +400,12 @@ def grade_submission(path: Path, *, run: GradingRun, cell_timeout: int = 120,
     except Exception as exc:
         raise NotebookNotRun(f"{path} is not a readable notebook: {exc}") from None
 
-    lesson = lesson or path.stem
+    lessons = course_lessons(run)
+    lesson = lesson or find_lesson(path, lessons, nb)
+    if lesson is None:
+        raise NotebookNotRun(
+            f"{path}: no lesson of the course in its name or in its check() lines: name it like "
+            f"the exercise notebook (one of {', '.join(sorted(lessons))}), as NN-name.ipynb")
     expected = [ex.id for ex in exercises_for(lesson)]
     names = run.checks.get(lesson, {})
     injected = _prepare(nb, expected, names)
@@ -395,7 +431,7 @@ def grade_submission(path: Path, *, run: GradingRun, cell_timeout: int = 120,
             changed = run.put_back(before)
         shutil.rmtree(folder, ignore_errors=True)
 
-    result = NotebookResult(str(path), errors=_cell_errors(nb))
+    result = NotebookResult(str(path), errors=_cell_errors(nb), lesson=lesson)
     database_errors = []
     for ex_id in expected:
         if ex_id not in injected:
@@ -489,7 +525,23 @@ def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_
     finally:
         if timer:
             timer.cancel()
+        _stop_kernel(km)
     return None, False
+
+
+def _stop_kernel(km) -> None:
+    """Shut the submission's kernel down (nbclient leaves a kernel manager it was given
+    running) and kill what is left of its process group: nothing of a submission outlives
+    its grade, to slow down the next ones or to change files later."""
+    from jupyter_core.utils import run_sync
+
+    pid = getattr(km.provisioner, "pid", None) if km.provisioner else None
+    with contextlib.suppress(Exception):
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
