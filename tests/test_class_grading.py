@@ -243,3 +243,13 @@ def test_a_forgery_in_one_submission_does_not_change_another_graded_beside_it(tm
     assert "grading process was killed" in rows["trudy"]["error"]
     assert grader.read_bytes() == original  # put back
     assert "return 'forged'" in grader.with_name(".lesson00.py.changed-during-grading").read_text()
+
+
+def test_wrong_options_are_refused_before_any_grading(tmp_path):
+    notebook(tmp_path / "c" / "alice" / "00-orientation.ipynb")
+    (tmp_path / "out").mkdir()
+    folder_as_csv = grade("c", "--csv", "out", cwd=tmp_path, timeout=120)
+    assert folder_as_csv.returncode == 2 and "--csv out is a folder" in folder_as_csv.stderr
+    assert folder_as_csv.stdout == ""  # nothing was graded
+    no_jobs = grade("c", "--jobs", "0", cwd=tmp_path, timeout=120)
+    assert no_jobs.returncode == 2 and "--jobs must be at least 1" in no_jobs.stderr
