@@ -12,6 +12,8 @@
     python3 course.py progress    your done and not-done exercises per lesson
     python3 course.py grade PATH.ipynb [--json]
                                   run an exercise notebook in a fresh kernel and grade it
+    python3 course.py grade CLASS/ ['GLOB' ...] [--jobs N] [--csv F] [--json-file F] [--feedback DIR]
+                                  grade many notebooks in parallel into a gradebook
 
 Any other arguments go through: to JupyterLab for "lab" (for example
 python3 course.py lab --no-browser --port 8889), to pytest for "test"

@@ -50,4 +50,4 @@ def test_a_notebook_of_no_lesson_is_not_graded_as_an_empty_pass(tmp_path):
     nbformat.write(nb, tmp_path / "mine.ipynb")
     out = _course(["grade", "mine.ipynb", "--json"], tmp_path, tmp_path)
     assert out.returncode == 2, (out.stdout, out.stderr)
-    assert "cannot tell which lesson" in out.stdout + out.stderr
+    assert "no lesson of the course" in out.stdout + out.stderr

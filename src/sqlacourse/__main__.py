@@ -1,6 +1,8 @@
 """Command line: ``python -m sqlacourse COMMAND``.
 
   grade PATH.ipynb [--json]   run a notebook in a fresh kernel and grade its exercises
+  grade CLASS/ 'GLOB' ... [--jobs N] [--csv FILE] [--json-file FILE] [--feedback DIR]
+                              grade many notebooks in parallel into a gradebook
   progress                    done and not-done exercises per lesson
   exercises [--check|--force] regenerate exercises/ from solutions/; a notebook a learner
                               edited is kept as it is (--force: copied to backups/, then

@@ -1,5 +1,8 @@
 """Grade a whole notebook: ``python -m sqlacourse grade PATH.ipynb [--json]``.
 
+(Several notebooks, folders or globs: a class, graded in parallel into a gradebook by
+``gradebook.py`` with this module's ``grade_submission``, every guarantee below kept.)
+
 The notebook runs top to bottom in a fresh kernel (cells that raise do not
 stop it; a cell that never returns is interrupted after ``--cell-timeout``
 seconds), and each exercise of the notebook's lesson is graded once.
@@ -48,6 +51,7 @@ the course's database could not be used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -55,9 +59,11 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +86,7 @@ class NotebookResult:
     exercises: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     database_error: str | None = None
+    lesson: str | None = None  # not part of as_dict(): the JSON of one notebook keeps its form
 
     @property
     def passed(self) -> int:
@@ -222,6 +229,36 @@ class GradingRun:
         return changed
 
 
+def course_lessons(run: GradingRun) -> set[str]:
+    from .registry import load_all
+
+    return set(run.checks) | {ex.lesson for ex in load_all().values()}
+
+
+def find_lesson(path: Path, lessons: set[str], nb=None) -> str | None:
+    """The lesson a submission belongs to: its file name (``03-querying.ipynb``), else the one
+    lesson name inside it (``03-querying-alice.ipynb``), else the one lesson its ``check()``
+    lines name (a renamed exercise notebook).  None: no lesson, or more than one."""
+    if path.stem in lessons:
+        return path.stem
+    inside = [name for name in lessons if name in path.stem]
+    if len(inside) == 1:
+        return inside[0]
+    if nb is None:
+        return None
+    from .registry import load_all
+
+    registry = load_all()
+    named = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                m = _CHECK_LINE.match(line)
+                if m and m.group("id") in registry:
+                    named.add(registry[m.group("id")].lesson)
+    return named.pop() if len(named) == 1 else None
+
+
 # --------------------------------------------------------------------------
 # Preparing and reading one submission
 # --------------------------------------------------------------------------
@@ -318,38 +355,41 @@ def _cell_number(nb, index: int) -> int:
     return sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code" and _INJECTED not in c.metadata)
 
 
-def _lesson_of(path: Path, nb) -> str:
-    """The lesson a submission belongs to: its file name (``01-models.ipynb``, or a name that
-    contains exactly one lesson's, ``alice-01-models.ipynb``), else the exercise ids of its
-    ``check(...)`` lines.  A notebook that is none of the course's cannot be graded (never a
-    pass with no exercises)."""
-    from .registry import load_all
-
-    registry = load_all()
-    lessons = {ex.lesson for ex in registry.values()}
-    if path.stem in lessons:
-        return path.stem
-    named = {lesson for lesson in lessons if lesson in path.stem}
-    if len(named) == 1:
-        return named.pop()
-    checked = {registry[m.group("id")].lesson
-               for cell in nb.cells if cell.cell_type == "code"
-               for m in map(_CHECK_LINE.match, cell.source.splitlines())
-               if m and m.group("id") in registry}
-    if len(checked) == 1:
-        return checked.pop()
-    raise NotebookNotRun(
-        f"{path}: cannot tell which lesson this notebook is for. Name it after its lesson "
-        f"(for example {sorted(lessons)[1]}.ipynb) and keep its check(...) cells.")
-
-
-def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None = None) -> NotebookResult:
+def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None = None,
+                 lesson: str | None = None, total_timeout: float | None = None) -> NotebookResult:
     """Execute ``path`` in a fresh, isolated kernel and grade its exercises with the
-    course's own check cells (``run``: one ``GradingRun`` shared by several submissions)."""
+    course's own check cells (``run``: one ``GradingRun`` shared by several submissions;
+    ``lesson``: the lesson to grade it as, by default the file's name without ``.ipynb``;
+    ``total_timeout``: seconds after which the whole submission is stopped)."""
     if run is None:
         with GradingRun() as own:
-            return run_notebook(path, cell_timeout=cell_timeout, run=own)
+            return run_notebook(path, cell_timeout=cell_timeout, run=own, lesson=lesson,
+                                total_timeout=total_timeout)
+    result, changed = grade_submission(path, run=run, cell_timeout=cell_timeout, lesson=lesson,
+                                       total_timeout=total_timeout, before=run.package_state())
+    if changed:
+        mark_changed(result, changed)
+    return result
 
+
+def mark_changed(result: NotebookResult, changed: list[str]) -> None:
+    """Fail every exercise of a submission during which the course's own files changed."""
+    shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+    print(f"warning: the course's own files changed while {result.notebook} ran ({shown}); they were "
+          f"put back, the version found is kept as .NAME.changed-during-grading in {PACKAGE_DIR}.",
+          file=sys.stderr)
+    for row in result.exercises:
+        row["passed"] = False
+        row["message"] = (f"Not graded: the submission changed the course's own files ({shown}). "
+                          + row["message"])
+
+
+def grade_submission(path: Path, *, run: GradingRun, cell_timeout: int = 120,
+                     lesson: str | None = None, total_timeout: float | None = None,
+                     before: dict[str, bytes] | None = None) -> tuple[NotebookResult, list[str]]:
+    """Grade one submission; returns the result and the course files that changed on disk
+    while it ran (compared with ``before``, and put back).  With ``before=None`` nothing is
+    compared: the caller does it (``gradebook.py``, where submissions run side by side)."""
     import nbformat
 
     path = Path(path)
@@ -360,31 +400,38 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
     except Exception as exc:
         raise NotebookNotRun(f"{path} is not a readable notebook: {exc}") from None
 
-    lesson = _lesson_of(path, nb)
+    lessons = course_lessons(run)
+    lesson = lesson or find_lesson(path, lessons, nb)
+    if lesson is None:
+        raise NotebookNotRun(
+            f"{path}: no lesson of the course in its name or in its check() lines: name it like "
+            f"the exercise notebook (one of {', '.join(sorted(lessons))}), as NN-name.ipynb")
     expected = [ex.id for ex in exercises_for(lesson)]
     names = run.checks.get(lesson, {})
     injected = _prepare(nb, expected, names)
 
     run.count += 1
-    folder = run.tmp / f"submission-{run.count}"
-    folder.mkdir(mode=0o700)
+    # mkdtemp: unique also when worker processes share the run's folder
+    folder = Path(tempfile.mkdtemp(prefix=f"submission-{run.count}-", dir=run.tmp))
     key = secrets.token_bytes(32)
     keyfile = folder / "key"
     fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     dead_at: int | None = None
-    before = run.package_state()
+    overall = False
+    changed: list[str] = []
     from .backend import private_namespace
 
     try:
         with private_namespace():  # parallel grade runs never share a schema
-            dead_at = _execute(nb, path, run, folder, keyfile, cell_timeout)
+            dead_at, overall = _execute(nb, path, run, folder, keyfile, cell_timeout, total_timeout)
     finally:
-        changed = run.put_back(before)
+        if before is not None:
+            changed = run.put_back(before)
         shutil.rmtree(folder, ignore_errors=True)
 
-    result = NotebookResult(str(path), errors=_cell_errors(nb))
+    result = NotebookResult(str(path), errors=_cell_errors(nb), lesson=lesson)
     database_errors = []
     for ex_id in expected:
         if ex_id not in injected:
@@ -396,7 +443,11 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
         row, db_error = _read_result(cell, ex_id, nonce, key)
         index = next(i for i, c in enumerate(nb.cells) if c is cell)
         if dead_at is not None and index >= dead_at and not row["passed"]:
-            if index == dead_at:
+            if overall:
+                row["message"] = (f"Not graded: the submission ran past the overall limit of "
+                                  f"{total_timeout:g} s (stopped while running code cell "
+                                  f"{_cell_number(nb, dead_at)}).")
+            elif index == dead_at:
                 row["message"] = ("The kernel stopped during this check (os._exit(), a crash, "
                                   "or code that never returned): not graded.")
             elif index > dead_at:
@@ -409,22 +460,15 @@ def run_notebook(path: Path, *, cell_timeout: int = 120, run: GradingRun | None 
         if db_error:
             database_errors.append(row["message"])
         result.exercises.append(row)
-    if changed:
-        shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
-        print(f"warning: the course's own files changed while {path} ran ({shown}); they were "
-              f"put back, the version found is kept as .NAME.changed-during-grading in {PACKAGE_DIR}.",
-              file=sys.stderr)
-        for row in result.exercises:
-            row["passed"] = False
-            row["message"] = (f"Not graded: the submission changed the course's own files ({shown}). "
-                              + row["message"])
     if database_errors:
         result.database_error = database_errors[0]
-    return result
+    return result, changed
 
 
-def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_timeout: int) -> int | None:
-    """Run the prepared notebook; the index of the cell during which the kernel died, or None."""
+def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_timeout: int,
+             total_timeout: float | None = None) -> tuple[int | None, bool]:
+    """Run the prepared notebook; the index of the cell during which the kernel died (or None),
+    and whether it was stopped for running past ``total_timeout``."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
@@ -447,6 +491,23 @@ def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_
     def on_cell_start(cell, cell_index):
         current["index"] = cell_index
 
+    stopped = threading.Event()
+
+    def stop() -> None:  # the overall limit: the kernel's process group is killed
+        stopped.set()
+        pid = getattr(km.provisioner, "pid", None)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)  # the kernel leads its own session
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(total_timeout, stop) if total_timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+
     client = NotebookClient(
         nb, km=km, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
         resources={"metadata": {"path": str(path.resolve().parent)}},
@@ -456,24 +517,70 @@ def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_
         client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        stdin=subprocess.DEVNULL)
     except DeadKernelError:
-        return current["index"] if current["index"] is not None else 0
+        return (current["index"] if current["index"] is not None else 0), stopped.is_set()
     except Exception as exc:  # the kernel could not start, a timeout past interruption ...
+        if stopped.is_set():
+            return (current["index"] if current["index"] is not None else 0), True
         raise NotebookNotRun(f"{path} could not be run: {type(exc).__name__}: {exc}") from None
-    return None
+    finally:
+        if timer:
+            timer.cancel()
+        _stop_kernel(km)
+    return None, False
+
+
+def _stop_kernel(km) -> None:
+    """Shut the submission's kernel down (nbclient leaves a kernel manager it was given
+    running) and kill what is left of its process group: nothing of a submission outlives
+    its grade, to slow down the next ones or to change files later."""
+    from jupyter_core.utils import run_sync
+
+    pid = getattr(km.provisioner, "pid", None) if km.provisioner else None
+    with contextlib.suppress(Exception):
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sqlacourse grade",
-                                     description="Run a notebook in a fresh kernel and grade its exercises.")
-    parser.add_argument("notebook", type=Path)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser = argparse.ArgumentParser(
+        prog="python -m sqlacourse grade",
+        description="Run notebooks in fresh kernels and grade their exercises: one notebook, or a "
+                    "class (several paths, folders, quoted globs) graded in parallel.")
+    parser.add_argument("notebook", nargs="+", help="notebooks, folders (every .ipynb inside) or "
+                        "quoted globs such as 'class/*/03-*.ipynb'")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON: one object for one notebook path, {\"submissions\": [...]} "
+                             "for several notebooks, a folder or a glob")
     parser.add_argument("--cell-timeout", type=int, default=120,
                         help="seconds before a cell is interrupted (default 120)")
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="seconds one submission may take in all before its kernel is stopped "
+                             "(default 900; 0: no limit)")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="submissions graded at once (default: one per core)")
+    parser.add_argument("--csv", type=Path, help="write the gradebook as CSV (one row per submission)")
+    parser.add_argument("--json-file", type=Path, help="write the gradebook as JSON")
+    parser.add_argument("--feedback", type=Path, metavar="DIR",
+                        help="write one Markdown file of feedback per submission into DIR")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    single = (len(args.notebook) == 1 and not Path(args.notebook[0]).is_dir()
+              and (Path(args.notebook[0]).exists() or not set("*?[") & set(args.notebook[0])))
+    if not single or args.csv or args.json_file or args.feedback:
+        from .gradebook import main as class_main
+
+        return class_main(args)
+    args.notebook = Path(args.notebook[0])
     try:
-        result = run_notebook(args.notebook, cell_timeout=args.cell_timeout)
+        result = run_notebook(args.notebook, cell_timeout=args.cell_timeout,
+                              total_timeout=args.timeout or None)
     except NotebookNotRun as exc:
         if args.json:
             print(json.dumps({"notebook": str(args.notebook), "error": str(exc),
