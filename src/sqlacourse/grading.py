@@ -754,6 +754,12 @@ def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
     ``CandidateTimeout`` injected; tasks the answer left running are cancelled at the end."""
     from .async_runner import LoopThread, LoopTimeout
 
+    import logging
+
+    # The pool logs "Exception during reset or similar" (to stderr, by logging's last resort)
+    # when a connection the answer left in a broken state is cleaned up: not the learner's output.
+    logging_was = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
     runner = LoopThread(name=f"sqlacourse-check-{ex.id}")
     try:
         coro = ex.grader(candidate, g)
@@ -765,8 +771,11 @@ def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
             g.expired = True
             raise CandidateTimeout() from None
     finally:
-        runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread))
-        collect_leftovers()
+        try:
+            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+            collect_leftovers()
+        finally:
+            logging.disable(logging_was)
 
 
 def _timeout_feedback(ex: Exercise, limit: float) -> Feedback:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -116,6 +117,12 @@ async def grade_orders_no_io(candidate, g: Grading) -> str:
     if got_ids != ids:
         raise Fail("The customers are right but not sorted by id: add .order_by(Customer.id).", sql=sql)
     first = rec.selects[0] if rec.selects else None
+    where = first.clause("WHERE") if first is not None else ""
+    if not re.search(r"\bCUSTOMERS\.COUNTRY\s*=", where):
+        raise Fail("The right customers came back, but your query does not filter them with "
+                   "customers.country = ... (" + ("no WHERE: you filtered in Python" if not where else
+                   "a LIKE or another test instead of equality") + "). Let the database filter: "
+                   ".where(Customer.country == country).", sql=sql)
     if first is None or "CUSTOMERS.ID" not in first.clause("ORDER BY"):
         raise Fail("The customers came back in id order, but your query does not sort them by id (no "
                    "ORDER BY customers.id), so that order is an accident. Add .order_by(Customer.id).", sql=sql)
@@ -124,6 +131,11 @@ async def grade_orders_no_io(candidate, g: Grading) -> str:
         cid = wrong[0]
         raise Fail(f"customer.orders is wrong for {len(wrong)} customers, e.g. customer {cid}: expected orders "
                    f"{expected[cid]}, got {sorted(o.id for o in customers[got_ids.index(cid)].orders)}.", sql=sql)
+    second = rec.selects[1].one_line.upper() if len(rec.selects) > 1 else ""
+    if "FROM (SELECT" in second and " IN (" not in second:
+        raise Fail("The result is right, but the orders came from subqueryload, which the task excludes: its "
+                   "second SELECT repeats your whole customers query as a subquery. Use "
+                   "selectinload(Customer.orders), which sends only the customer ids.", sql=sql)
     if rec.count > 2:
         raise Fail(f"At most 2 statements expected, {rec.count} emitted: one query per customer for its "
                    "orders (N+1). Load them all at once with a loader option in the query.", sql=sql)
@@ -348,8 +360,10 @@ async def grade_stream_items(candidate, g: Grading) -> str:
     if not all(type(a) is Decimal for _, _, a in got):
         bad = next(a for _, _, a in got if type(a) is not Decimal)
         raise Fail(f"amount should be a Decimal (quantity * unit_price), got {type(bad).__name__}.", sql=sql)
-    if rec.count != 1:
-        raise Fail(f"One statement expected, your code sent {rec.count}.", sql=sql)
+    if rec.count != 1 or rec.commits:
+        what = f"{rec.count} statements" + (f" and {rec.commits} commit(s)" if rec.commits else "")
+        raise Fail(f"One statement (a SELECT) and no commit expected: the export only reads; your code sent "
+                   f"{what}.", sql=sql)
     order_by = rec.statements[0].clause("ORDER BY")
     o_at, p_at = order_by.find("ORDER_ID"), order_by.find("PRODUCT_ID")
     if o_at < 0 or p_at < 0 or p_at < o_at or " DESC" in order_by:
