@@ -752,9 +752,9 @@ def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
     At the deadline the grader's task is cancelled (an await that never returns, a sleep,
     a query) and learner code running synchronously in the loop thread gets
     ``CandidateTimeout`` injected; tasks the answer left running are cancelled at the end."""
-    from .async_runner import LoopThread, LoopTimeout
-
     import logging
+
+    from .async_runner import LoopThread, LoopTimeout
 
     # The pool logs "Exception during reset or similar" (to stderr, by logging's last resort)
     # when a connection the answer left in a broken state is cleaned up: not the learner's output.

@@ -1022,7 +1022,7 @@ REQUIREMENTS.update({
                                        "export_lines.stmt: order_by reverse OrderItem.order_id",
                                        "export_lines.stmt: order_by reverse OrderItem.product_id",
                                        "export_lines.stmt: order_by moved into Python (sorted)"]),
-        "streamed": ("streamed (stream_scalars or stream)", ["everything in memory with .all()"]),
+        "streamed": ("streamed (stream_scalars or stream)", ["everything in memory with .all()", "scalars with yield_per"]),
         "yield_per": ("with yield_per, at most a few hundred objects at a time", ["no yield_per", "yield_per 5000"]),
         "one statement, no commit": ("one statement, reads only",
                                      ["export_lines: commit in every loop iteration"]),
@@ -1096,9 +1096,13 @@ TEXT_MUTANTS.update({
     ],
     "06-stream-items": [
         ("everything in memory with .all()", [
+            ("\n            .execution_options(yield_per=200))", ")"),
             ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n"
              "            sink(", "    for item in (await session.scalars(stmt)).all():\n        if True:\n            sink(")]),
         ("no yield_per", [("\n            .execution_options(yield_per=200))", ")")]),
+        ("scalars with yield_per", [
+            ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n"
+             "            sink(", "    for item in (await session.scalars(stmt)).all():\n        if True:\n            sink(")]),
         ("yield_per 5000", "yield_per=200", "yield_per=5000"),
         ("yield_per 50", "yield_per=200", "yield_per=50"),
         ("amount as float", "item.quantity * item.unit_price)", "float(item.quantity * item.unit_price))"),
@@ -1165,6 +1169,7 @@ CAUSES.update({
     "06-concurrent-counts": {"gather over one session": "several tasks", "no semaphore": "at most 5",
                              "sequential over one session": "session"},
     "06-stream-items": {"no yield_per": "yield_per", "everything in memory with .all()": "not streamed",
+                        "scalars with yield_per": "stream_scalars",
                         "amount as float": "Decimal"},
     "06-strict-insert": {"str customer id": "rejects a str", "naive created_at": "naive",
                          "offset replaced by UTC": "not the form's instant"},

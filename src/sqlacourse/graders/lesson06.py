@@ -53,6 +53,14 @@ async def _acall(g: Grading, fn: Any, *args: Any, what: str = "An attribute") ->
         if _is_lazy_load(exc):
             raise Fail(f"{what} {LAZY} Load it in the query (a loader option), or await "
                        "session.refresh(obj, [...]) before reading it.", _frames_only(exc.details)) from None
+        if "unique() method must be invoked" in exc.details:
+            raise Fail("Your code raised InvalidRequestError: a joinedload of a collection returns one row per "
+                       "child, so the result needs .unique() before .all(): "
+                       "(await session.scalars(stmt)).unique().all().", _frames_only(exc.details)) from None
+        if "AsyncMethodRequired" in exc.message:
+            raise Fail("Your code raised AsyncMethodRequired: a statement with yield_per is not streamed by "
+                       "session.scalars()/execute(), which buffer the whole result. Stream it: "
+                       "await session.stream_scalars(stmt), then async for.", _frames_only(exc.details)) from None
         raise
 
 
