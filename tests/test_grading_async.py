@@ -152,6 +152,19 @@ def test_every_hang_is_stopped_at_the_limit(kind):
     assert not fb.passed and "Stopped after 1 s" in fb.message, fb
     assert elapsed < 8, elapsed
     assert _no_loop_threads_left(before) is True
+    from sqlacourse.backend import current_target, parse_target
+    if parse_target(None).is_postgresql:  # nothing of the answer keeps running on the server either
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(current_target().server_url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                left = conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :t"),
+                                   {"t": SEEN["tag"]})
+        finally:
+            engine.dispose()
+        assert left == 0, (kind, left)
 
 
 def test_a_task_left_running_is_cancelled_before_the_feedback():
