@@ -399,3 +399,60 @@ def test_the_str_id_is_a_driver_matter_aiosqlite_stores_it_asyncpg_refuses_it():
                 asyncio.run(run(fresh.db))
         else:
             assert isinstance(asyncio.run(run(fresh.db)), int)
+
+
+# -- answers that aiosqlite accepts and asyncpg refuses (a str where an int column is compared) ----
+async def customers_str_bound(session, country):
+    stmt = (select(Customer).where(Customer.country == country, Customer.id >= "1").order_by(Customer.id)
+            .options(selectinload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+async def rename_str_id(session_factory, customer_id, new_name):
+    async with session_factory(expire_on_commit=False) as session:
+        customer = (await session.scalars(select(Customer).where(Customer.id == str(customer_id)))).one()
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+async def counts_str_id(session_factory, customer_ids):
+    gate = asyncio.Semaphore(5)
+
+    async def one(customer_id):
+        async with gate, session_factory() as session:
+            return customer_id, await session.scalar(
+                select(func.count()).select_from(Order).where(Order.customer_id == str(customer_id)))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def export_str_bound(session, sink):
+    stmt = _lines().where(OrderItem.quantity >= "1").execution_options(yield_per=200)
+    async for item in await session.stream_scalars(stmt):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+@pytest.mark.parametrize("exercise, answer", [
+    ("06-orders-no-io", customers_str_bound),
+    ("06-after-commit", rename_str_id),
+    ("06-concurrent-counts", counts_str_id),
+    ("06-stream-items", export_str_bound),
+    ("06-strict-insert", record_str_id),
+])
+def test_an_answer_aiosqlite_accepts_is_refused_on_asyncpg(exercise, answer):
+    """A str compared with (or stored in) an Integer column: aiosqlite lets it through, asyncpg
+    refuses it. 06-strict-insert's grader rejects its str id on both backends (it looks at the
+    object's types, with the asyncpg sentence); the others pass on SQLite and fail on PostgreSQL
+    with the driver's error as feedback."""
+    fb = check(exercise, answer)
+    if ON_POSTGRES:
+        failed_with(fb)
+        # asyncpg's refusal as feedback: DataError (a str bound for an int parameter) or
+        # ProgrammingError (integer >= character varying), both DBAPIErrors
+        assert ("rejects a str" in fb.message if exercise == "06-strict-insert" else
+                fb.message in ("Your code raised DBAPIError.", "Your code raised ProgrammingError.")), fb
+    elif exercise == "06-strict-insert":
+        failed_with(fb, "rejects a str")
+    else:
+        assert fb.passed, fb
