@@ -57,6 +57,12 @@ async def _acall(g: Grading, fn: Any, *args: Any, what: str = "An attribute") ->
             raise Fail("Your code raised InvalidRequestError: a joinedload of a collection returns one row per "
                        "child, so the result needs .unique() before .all(): "
                        "(await session.scalars(stmt)).unique().all().", _frames_only(exc.details)) from None
+        if ("invalid input for query argument" in exc.details
+                or re.search(r"operator does not exist: \w+( \w+)* [<>=!]+ (character varying|text)", exc.details)):
+            raise Fail("asyncpg (PostgreSQL) refused a value of the wrong Python type: a str compared with, or "
+                       "stored in, a column of another type (aiosqlite lets it through, so this passes on "
+                       "SQLite). Use the column's type: int(...) for an Integer, a datetime for a DateTime.",
+                       exc.details) from None
         if "AsyncMethodRequired" in exc.message:
             raise Fail("Your code raised AsyncMethodRequired: a statement with yield_per is not streamed by "
                        "session.scalars()/execute(), which buffer the whole result. Stream it: "
@@ -434,7 +440,7 @@ async def grade_strict_insert(candidate, g: Grading) -> str:
                 event.listen(session.sync_session, "before_flush", before_flush)
                 try:
                     result = await _acall(g, candidate, session, dict(form))
-                except LearnerError:
+                except (LearnerError, Fail):
                     if problems:  # asyncpg refused what aiosqlite would have stored: the same sentence
                         raise Fail(problems[0], sql=sql_listing(rec)) from None
                     raise
