@@ -72,6 +72,9 @@ class LoopThread:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
+        # "Task exception was never retrieved" and the like are not printed into the
+        # learner's output: close() reports what it had to stop.
+        self.loop.set_exception_handler(lambda _loop, _context: None)
         self.loop.call_soon(self._ready.set)
         try:
             self.loop.run_forever()
@@ -113,15 +116,24 @@ class LoopThread:
         # Past the limit: cancel the task (ends awaits), then interrupt synchronous code.
         self.loop.call_soon_threadsafe(future.cancel)
         end = time.monotonic() + 3.0
-        while not finished.wait(0.05) and time.monotonic() < end and self.thread.is_alive():
+        while not finished.wait(0.005) and time.monotonic() < end and self.thread.is_alive():
             if keep_stopping() and not _in_event_loop_machinery(self.thread):
                 _inject(self.thread, exc_type)
         if not finished.is_set():
             self.stuck = True
         raise LoopTimeout(f"stopped after {timeout:g} s")
 
-    def close(self, grace: float = 2.0) -> list[str]:
-        """Stop everything still running on the loop; what had to be stopped, in words."""
+    def close(
+        self,
+        grace: float = 2.0,
+        *,
+        exc_type: type[BaseException] = StopAnswer,
+        keep_stopping: Callable[[], bool] = lambda: False,
+    ) -> list[str]:
+        """Stop everything still running on the loop; what had to be stopped, in words.
+
+        A task left running in synchronous code never lets the cancellation run: while
+        ``keep_stopping()`` says so, ``exc_type`` is raised in the loop thread."""
         notes: list[str] = []
         if self.thread.is_alive() and self.loop.is_running() and not self.stuck:
             async def _cancel_all() -> int:
@@ -135,7 +147,17 @@ class LoopThread:
                 return len(pending)
 
             try:
-                left = asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(grace + 1)
+                cancelling = asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop)
+                end = time.monotonic() + grace + 1
+                while True:
+                    try:
+                        left = cancelling.result(0.005)
+                        break
+                    except concurrent.futures.TimeoutError:
+                        if time.monotonic() > end:
+                            raise
+                        if keep_stopping() and not _in_event_loop_machinery(self.thread):
+                            _inject(self.thread, exc_type)
                 if left:
                     notes.append(f"{left} task(s) your code started were still running and were cancelled")
             except (concurrent.futures.TimeoutError, Exception):

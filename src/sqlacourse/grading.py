@@ -365,6 +365,41 @@ class Grading:
             if self._clock is not None:
                 self._clock.rearm()
 
+    async def acall(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call and await learner async code (in the check's event loop); its exceptions
+        become a ``LearnerError`` with a trimmed traceback, as with ``call()``."""
+        import asyncio
+
+        if self.expired:
+            raise CandidateTimeout()
+        try:
+            result = fn(*args, **kwargs)
+            if not inspect.isawaitable(result):
+                raise Fail(
+                    f"Your function returned {_describe(result)} instead of a coroutine: this "
+                    "exercise needs an `async def` function, whose result check() awaits.")
+            return await result
+        except (Fail, CandidateTimeout):
+            raise
+        except asyncio.CancelledError:
+            if self.expired or time.monotonic() >= self._deadline_at:
+                raise  # the time limit cancelled the check
+            task = asyncio.current_task()
+            if task is not None:
+                while task.cancelling():
+                    task.uncancel()
+            raise LearnerError(
+                "Your code raised asyncio.CancelledError (a task it awaited was cancelled, or "
+                "it cancelled itself), so it did not return a result.") from None
+        except KeyboardInterrupt:
+            if self.expired:
+                raise CandidateTimeout() from None
+            raise
+        except BaseException as exc:  # noqa: B036 - SystemExit & co. are the learner's too
+            if self.expired or time.monotonic() > self._deadline_at:
+                raise CandidateTimeout() from None
+            raise _learner_error_for(exc) from None
+
     def learner_error(self, exc: BaseException) -> None:
         """Raise the feedback for an exception the learner's code raised (for graders
         that catch learner exceptions themselves)."""
@@ -398,6 +433,45 @@ class Grading:
             finally:
                 if server_url is not None:
                     terminate_tagged(server_url, self.tag)
+
+
+    @contextlib.asynccontextmanager
+    async def async_database(self, *, data: bool = True, metadata=None, **engine_kwargs: Any):
+        """A fresh database for this grading with an ``AsyncEngine`` on it (aiosqlite, or
+        asyncpg on PostgreSQL): ``fresh.async_engine`` next to ``fresh.engine``.  Queries
+        stop at the check's deadline (SQLite progress handler on the driver's connection,
+        PostgreSQL statement_timeout); on PostgreSQL its connections carry this check's tag
+        (asyncpg ignores PGAPPNAME: it is set in ``server_settings``) and are ended with it."""
+        from sqlalchemy import event
+
+        with self.database(data=data, metadata=metadata) as fresh:
+            db = fresh.db
+            deadline = self._deadline_at
+            kwargs = dict(engine_kwargs)
+            if db.path is None:
+                course = db.engine_kwargs(is_async=True)["connect_args"]
+                given = dict(kwargs.pop("connect_args", {}))
+                settings = dict(course.get("server_settings", {}))
+                settings.update(given.pop("server_settings", {}))
+                settings["application_name"] = self.tag
+                ms = max(100, int((deadline - time.monotonic()) * 1000) + 500)
+                settings["statement_timeout"] = str(ms)
+                kwargs["connect_args"] = {**course, **given, "server_settings": settings}
+            engine = db.create_async_engine(**kwargs)
+            if db.path is not None:
+                def handler() -> int:
+                    return 1 if time.monotonic() > deadline else 0
+
+                @event.listens_for(engine.sync_engine, "connect")
+                def _progress(dbapi_connection, _record):
+                    dbapi_connection.run_async(lambda conn: conn.set_progress_handler(handler, 10_000))
+
+            fresh.async_engine = engine
+            try:
+                yield fresh
+            finally:
+                with contextlib.suppress(BaseException):
+                    await engine.dispose()
 
 
 def terminate_tagged(server_url, tag: str) -> int:
@@ -524,7 +598,24 @@ def _check_kind(ex: Exercise, candidate: Any) -> str | None:
     if candidate is None:
         return ("Nothing to check yet: your answer is still None. Write it in the cell above, "
                 "run that cell, then run this check again.")
+    if ex.expects == "async function":
+        if inspect.iscoroutine(candidate):
+            candidate.close()
+            return ("check() needs the async function itself, and you passed the coroutine that calling "
+                    f"it returned. Pass the name without parentheses: check(\"{ex.id}\", my_function).")
+        if inspect.isclass(candidate) or not callable(candidate):
+            return (f"check() needs an `async def` function for this exercise, and you passed "
+                    f"{_describe(candidate)}. Pass the function's name without parentheses.")
+        if not (inspect.iscoroutinefunction(candidate)
+                or inspect.iscoroutinefunction(type(candidate).__call__)):
+            return ("This exercise needs an `async def` function (its queries are awaited), and "
+                    f"{_describe(candidate)} is a plain `def` function. Define it with `async def` "
+                    "and `await` the session's calls.")
+        return None
     if ex.expects == "function":
+        if inspect.iscoroutinefunction(candidate):
+            return ("This exercise needs a plain `def` function, and you passed an `async def` one "
+                    "(calling it only makes a coroutine). Define it with `def`, using a sync Session.")
         if inspect.iscoroutine(candidate):
             candidate.close()
             return ("check() needs the function itself, and you passed what calling it returned. "
@@ -597,7 +688,10 @@ def grade(exercise_id: str, candidate: Any, *, timeout: float | None = None) -> 
             # mapping or query, deprecations): they are caught here and dropped.
             with _tagged_environment(g, limit), clock.running(), warnings.catch_warnings(record=True):
                 warnings.simplefilter("always")
-                why = ex.grader(candidate, g)
+                if ex.expects == "async function":
+                    why = _run_async_grader(ex, candidate, g)
+                else:
+                    why = ex.grader(candidate, g)
             fb = Feedback(ex.id, True, why if type(why) is str and why else "all checks passed.")
         except CandidateTimeout:
             fb = _timeout_feedback(ex, limit)
@@ -621,6 +715,67 @@ def grade(exercise_id: str, candidate: Any, *, timeout: float | None = None) -> 
         fb = Feedback(ex.id, False, "The check did not finish.")
     _record(fb)
     return fb
+
+
+def _learner_in_thread(g: Grading, thread: threading.Thread) -> bool:
+    """Is learner code running in ``thread`` now (anywhere in its stack)?"""
+    frame = sys._current_frames().get(thread.ident)
+    try:
+        while frame is not None:
+            if g.is_learner(frame.f_code.co_filename):
+                return True
+            frame = frame.f_back
+        return False
+    finally:
+        del frame
+
+
+def collect_leftovers() -> None:
+    """Collect garbage with warnings and unraisable exceptions kept out of the learner's
+    output (an aiosqlite coroutine never awaited, a connection the answer left checked out)."""
+    import gc
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            for _ in range(2):
+                gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
+def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
+    """Run an ``async def`` grader on an event loop of its own (a ``LoopThread``): this
+    works from a notebook cell whose kernel loop is running, under nbval and in scripts.
+    At the deadline the grader's task is cancelled (an await that never returns, a sleep,
+    a query) and learner code running synchronously in the loop thread gets
+    ``CandidateTimeout`` injected; tasks the answer left running are cancelled at the end."""
+    import logging
+
+    from .async_runner import LoopThread, LoopTimeout
+
+    # The pool logs "Exception during reset or similar" (to stderr, by logging's last resort)
+    # when a connection the answer left in a broken state is cleaned up: not the learner's output.
+    logging_was = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    runner = LoopThread(name=f"sqlacourse-check-{ex.id}")
+    try:
+        coro = ex.grader(candidate, g)
+        remaining = max(0.05, g._deadline_at - time.monotonic())
+        try:
+            return runner.run(coro, remaining, exc_type=CandidateTimeout,
+                              keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+        except LoopTimeout:
+            g.expired = True
+            raise CandidateTimeout() from None
+    finally:
+        try:
+            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+            collect_leftovers()
+        finally:
+            logging.disable(logging_was)
 
 
 def _timeout_feedback(ex: Exercise, limit: float) -> Feedback:

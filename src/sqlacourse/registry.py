@@ -42,7 +42,7 @@ class Exercise:
     title: str
     hints: list[str]
     grader: Grader
-    expects: str = "function"  # "function", "class" or "any"
+    expects: str = "function"  # "function", "async function" (an async def grader), "class" or "any"
     timeout: float | None = None
 
 

@@ -135,7 +135,7 @@ def _owner(parents, node) -> str:
             names.append(cur.target.id)
         elif isinstance(cur, ast.Assign) and isinstance(cur.targets[0], ast.Name):
             names.append(cur.targets[0].id)
-        elif isinstance(cur, (ast.ClassDef, ast.FunctionDef)):
+        elif isinstance(cur, (ast.ClassDef, *FUNCTIONS)):
             names.append(cur.name)
             break
     return ".".join(reversed(names[-2:])) if names else "cell"
@@ -159,11 +159,24 @@ def _to_python(node: ast.AST, entity: str) -> ast.expr | None:
     return _expr(text)
 
 
-def _function_returns(parents, node) -> list[ast.Return]:
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _function(parents, node) -> ast.AST | None:
     cur = node
-    while cur in parents and not isinstance(cur, ast.FunctionDef):
+    while cur in parents and not isinstance(cur, FUNCTIONS):
         cur = parents[cur]
-    if not isinstance(cur, ast.FunctionDef):
+    return cur if isinstance(cur, FUNCTIONS) else None
+
+
+def _awaited(parents, node, text: str) -> ast.expr:
+    """``text`` as an expression, awaited inside an ``async def`` (async answers: lesson 06)."""
+    return _expr(f"await {text}" if isinstance(_function(parents, node), ast.AsyncFunctionDef) else text)
+
+
+def _function_returns(parents, node) -> list[ast.Return]:
+    cur = _function(parents, node)
+    if cur is None:
         return []
     return [n for n in ast.walk(cur) if isinstance(n, ast.Return) and n.value is not None]
 
@@ -362,13 +375,17 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
             if "Decimal" in ast.unparse(inner):
                 yield (f"{owner}: Mapped[Decimal] -> Mapped[float]",
                        lambda n, p: setattr(n.annotation, "slice", ast.Name("float", ast.Load())))
-    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-        if isinstance(parents.get(node), (ast.FunctionDef, ast.For, ast.With, ast.If, ast.Try)):
+    elif isinstance(node, ast.Expr) and (isinstance(node.value, ast.Call) or (
+            isinstance(node.value, ast.Await) and isinstance(node.value.value, ast.Call))):
+        if isinstance(parents.get(node), (*FUNCTIONS, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.If, ast.Try)):
             yield f"{owner}: drop statement {_unparse(node, 50)}", lambda n, p: _replace(p, n, ast.Pass())
-    elif isinstance(node, ast.For):
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
         yield f"{owner}: commit in every loop iteration", \
-            lambda n, p: n.body.append(ast.Expr(_expr("session.commit()")))
-    elif isinstance(node, ast.Return) and node.value is not None and isinstance(parents.get(node), ast.FunctionDef):
+            lambda n, p: n.body.append(ast.Expr(_awaited(p, n, "session.commit()")))
+    elif isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
+        # the classic async mistake: the coroutine is made and never awaited
+        yield f"{owner}: forget the await of {_unparse(node.value, 40)}", lambda n, p: _replace(p, n, n.value)
+    elif isinstance(node, ast.Return) and node.value is not None and isinstance(parents.get(node), FUNCTIONS):
         # what a half-finished answer returns: graders must say what is wrong, never crash
         yield f"{owner}: return None", lambda n, p: setattr(n, "value", ast.Constant(None))
         if ".all()" in ast.unparse(node.value):
@@ -379,7 +396,7 @@ def _mutations(node: ast.AST, parents) -> Iterator[tuple[str, Edit]]:  # noqa: C
                    lambda n, p: setattr(n, "value", _expr(f"(_o for _o in {ast.unparse(n.value)})")))
         if "session" in ast.unparse(parents[node].args):
             yield f"{owner}: commit before return", lambda n, p: p[n].body.insert(
-                p[n].body.index(n), ast.Expr(_expr("session.commit()")))
+                p[n].body.index(n), ast.Expr(_awaited(p, n, "session.commit()")))
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"\bSELECT\b", node.value):
         if "ORDER BY" in node.value:
             yield f"{owner}: SQL without ORDER BY", \

@@ -1128,3 +1128,222 @@ EQUIVALENT_ON["sqlite"]["07-upsert-customers"] = {
     (_SWAPPED_DIALECT,): "postgresql.insert(...).on_conflict_do_update renders the same statement on SQLite"}
 REQUIREMENTS_ON["postgresql"]["07-upsert-customers"] = {
     "dialect insert": ("PostgreSQL: the insert() of sqlalchemy.dialects.postgresql", [_SWAPPED_DIALECT])}
+
+
+# --------------------------------------------------------------------------
+# Lesson 06 (async answers): the same entries, kept together here.  The generic operators know
+# `async def`, `async for` and `await` (an added commit is awaited; "forget the await" makes the
+# coroutine and never awaits it, the classic async mistake).
+# --------------------------------------------------------------------------
+_L06_LAZY = "a lazy load, which is IO"
+
+REQUIREMENTS.update({
+    "06-orders-no-io": {
+        "orders loaded": ("each customer's orders loaded, no IO after the function returns",
+                          ["customers_with_orders.stmt: drop .options(selectinload(Customer.orders))",
+                           "customers_with_orders.stmt: selectinload(Customer.orders) -> lazyload",
+                           "customers_with_orders.stmt: selectinload(Customer.orders) -> noload",
+                           "customers_with_orders.stmt: selectinload(Customer.orders) -> raiseload",
+                           "explicit second select, result thrown away", "touch orders inside"]),
+        "at most 2 statements": ("at most 2 statements, not subqueryload",
+                                 ["refresh each customer", "customers_with_orders.stmt: selectinload(Customer.orders) -> subqueryload"]),
+        "joinedload needs unique": ("joinedload only with .unique()",
+                                    ["customers_with_orders.stmt: selectinload(Customer.orders) -> joinedload"]),
+        "country filter in SQL": ("the customers of that country, filtered by the query (equality)",
+                                  ["customers_with_orders.stmt: drop .where(Customer.country == country)",
+                                   "customers_with_orders.stmt: where moved into Python (Customer.country == country)",
+                                   "customers_with_orders.stmt: Customer.country == country: == -> !=",
+                                   "customers_with_orders.stmt: Customer.country == country -> .contains()",
+                                   "customers_with_orders.stmt: Customer.country == country -> .like()",
+                                   "customers_with_orders.stmt: Customer.country == country -> .startswith()"]),
+        "sorted by id": ("sorted by id by the database",
+                         ["customers_with_orders.stmt: drop .order_by(Customer.id)",
+                          "customers_with_orders.stmt: order_by reverse Customer.id",
+                          "customers_with_orders.stmt: order_by moved into Python (sorted)"]),
+        "a list of customers": ("returns a list of Customer objects",
+                                ["customers_with_orders: return None", "customers_with_orders: return []",
+                                 "customers_with_orders: .all() -> .first()", "customers_with_orders: .scalars() -> .execute()",
+                                 "customers_with_orders: forget the await of session.scalars(stmt)"]),
+    },
+    "06-after-commit": {
+        "readable after commit": ("column attributes readable without IO after the function returns",
+                                  ["rename_customer: expire_on_commit=False -> True", "read the name after the commit"]),
+        "committed": ("the new name committed",
+                      ["rename_customer: drop statement await session.commit()", "flush instead of commit",
+                       "rename_customer: forget the await of session.commit()", "expunged before the change"]),
+        "the customer returned": ("returns the Customer",
+                                  ["rename_customer.customer: forget the await of session.get(Customer, customer_id)",
+                                   "return the id"]),
+        "one UPDATE, one commit": ("one UPDATE and one commit", ["commit twice with two updates"]),
+    },
+    "06-concurrent-counts": {
+        "right counts": ("{customer_id: number of orders} for the given ids",
+                         ["one.count: drop .where(Order.customer_id == customer_id)",
+                          "one.count: Order.customer_id == customer_id: == -> !=", "str keys", "order_counts: return None"]),
+        "concurrent": ("the queries run concurrently", ["sequential over one session"]),
+        "one session per task": ("one session per task", ["gather over one session"]),
+        "at most 5 at once": ("at most 5 queries at the same time", ["no semaphore", "semaphore of 10"]),
+    },
+    "06-stream-items": {
+        "all lines, amounts as Decimal": ("sink(order_id, product_id, quantity * unit_price) for every item, Decimal",
+                                          ["export_lines: drop statement sink(item.order_id, item.product_id, item.quant...",
+                                           "amount as float", "unit_price only"]),
+        "in order, by the database": ("in order of order_id then product_id, sorted by the database",
+                                      ["export_lines.stmt: drop .order_by(OrderItem.order_id, OrderItem.product_id)",
+                                       "export_lines.stmt: order_by drop term OrderItem.product_id",
+                                       "export_lines.stmt: order_by drop term OrderItem.order_id",
+                                       "export_lines.stmt: order_by reverse OrderItem.order_id",
+                                       "export_lines.stmt: order_by reverse OrderItem.product_id",
+                                       "export_lines.stmt: order_by moved into Python (sorted)"]),
+        "streamed": ("streamed (stream_scalars or stream)", ["everything in memory with .all()", "scalars with yield_per"]),
+        "yield_per": ("with yield_per, at most a few hundred objects at a time", ["no yield_per", "yield_per 5000"]),
+        "one statement, no commit": ("one statement, reads only",
+                                     ["export_lines: commit in every loop iteration"]),
+    },
+    "06-strict-insert": {
+        "int customer id": ("customer_id converted to int (asyncpg refuses a str)", ["str customer id"]),
+        "aware datetime, same instant": ("created_at an aware datetime of the form's instant",
+                                         ["str created_at", "naive created_at", "offset replaced by UTC"]),
+        "status pending": ("status 'pending'", ["status paid"]),
+        "committed": ("committed", ["record_order: drop statement await session.commit()",
+                                    "record_order: forget the await of session.commit()"]),
+        "the new id returned": ("returns the new order's id", ["record_order: return None", "return the customer id"]),
+        "one INSERT": ("one order inserted", ["record_order: drop statement session.add(order)", "two orders"]),
+    },
+})
+
+TEXT_MUTANTS.update({
+    "06-orders-no-io": [
+        ("explicit second select, result thrown away", [
+            (".options(selectinload(Customer.orders)))", ")"),
+            ("    return (await session.scalars(stmt)).all()",
+             "    customers = (await session.scalars(stmt)).all()\n"
+             "    await session.scalars(select(Order).where(Order.customer_id.in_([c.id for c in customers])))\n"
+             "    return customers")]),
+        ("touch orders inside", [
+            (".options(selectinload(Customer.orders)))", ")"),
+            ("    return (await session.scalars(stmt)).all()",
+             "    customers = (await session.scalars(stmt)).all()\n"
+             "    for c in customers:\n        len(c.orders)\n    return customers")]),
+        ("refresh each customer", [
+            (".options(selectinload(Customer.orders)))", ")"),
+            ("    return (await session.scalars(stmt)).all()",
+             "    customers = (await session.scalars(stmt)).all()\n"
+             "    for c in customers:\n        await session.refresh(c, ['orders'])\n    return customers")]),
+        ("joinedload with unique", [
+            ("selectinload(Customer.orders)", "joinedload(Customer.orders)"),
+            ("(await session.scalars(stmt)).all()", "(await session.scalars(stmt)).unique().all()")]),
+    ],
+    "06-after-commit": [
+        ("read the name after the commit", [
+            ("session_factory(expire_on_commit=False)", "session_factory()"),
+            ("        await session.commit()\n", "        await session.commit()\n        print(customer.name)\n")]),
+        ("flush instead of commit", "await session.commit()", "await session.flush()"),
+        ("expunged before the change", [
+            ("session_factory(expire_on_commit=False)", "session_factory()"),
+            ("        customer.name = new_name", "        session.expunge(customer)\n        customer.name = new_name")]),
+        ("return the id", "        return customer", "        return customer.id"),
+        ("commit twice with two updates", "        customer.name = new_name\n",
+         "        customer.name = new_name + '!'\n        await session.commit()\n        customer.name = new_name\n"),
+        ("refresh after commit, default factory", [
+            ("session_factory(expire_on_commit=False)", "session_factory()"),
+            ("        await session.commit()\n", "        await session.commit()\n        await session.refresh(customer)\n")]),
+        ("expire_on_commit set on the sync session", [
+            ("session_factory(expire_on_commit=False) as session:",
+             "session_factory() as session:\n        session.sync_session.expire_on_commit = False")]),
+    ],
+    "06-concurrent-counts": [
+        ("sequential over one session", [
+            ("    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))",
+             "    return dict([await one(c) for c in customer_ids])"),
+            ("        async with gate, session_factory() as session:", "        async with gate:\n            session = shared"),
+            ("    gate = asyncio.Semaphore(5)", "    gate = asyncio.Semaphore(5)\n    shared = session_factory()")]),
+        ("gather over one session", [
+            ("        async with gate, session_factory() as session:", "        async with gate:\n            session = shared"),
+            ("    gate = asyncio.Semaphore(5)", "    gate = asyncio.Semaphore(5)\n    shared = session_factory()")]),
+        ("no semaphore", "async with gate, session_factory() as session:", "async with session_factory() as session:"),
+        ("semaphore of 10", "asyncio.Semaphore(5)", "asyncio.Semaphore(10)"),
+        ("semaphore of 3", "asyncio.Semaphore(5)", "asyncio.Semaphore(3)"),
+        ("str keys", "            return customer_id, count", "            return str(customer_id), count"),
+        ("count of Order.id", "select(func.count()).select_from(Order)", "select(func.count(Order.id))"),
+    ],
+    "06-stream-items": [
+        ("everything in memory with .all()", [
+            ("\n            .execution_options(yield_per=200))", ")"),
+            ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n"
+             "            sink(", "    for item in (await session.scalars(stmt)).all():\n        if True:\n            sink(")]),
+        ("no yield_per", [("\n            .execution_options(yield_per=200))", ")")]),
+        ("scalars with yield_per", [
+            ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n"
+             "            sink(", "    for item in (await session.scalars(stmt)).all():\n        if True:\n            sink(")]),
+        ("yield_per 5000", "yield_per=200", "yield_per=5000"),
+        ("yield_per 50", "yield_per=200", "yield_per=50"),
+        ("amount as float", "item.quantity * item.unit_price)", "float(item.quantity * item.unit_price))"),
+        ("unit_price only", "item.quantity * item.unit_price)", "item.unit_price)"),
+        ("async for over the streamed result", [
+            ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n",
+             "    async for item in await session.stream_scalars(stmt):\n        if True:\n")]),
+    ],
+    "06-strict-insert": [
+        ("str customer id", 'customer_id=int(form["customer_id"])', 'customer_id=form["customer_id"]'),
+        ("str created_at", 'created_at=dt.datetime.fromisoformat(form["created_at"])', 'created_at=form["created_at"]'),
+        ("naive created_at", 'dt.datetime.fromisoformat(form["created_at"])',
+         'dt.datetime.fromisoformat(form["created_at"]).replace(tzinfo=None)'),
+        ("offset replaced by UTC", 'dt.datetime.fromisoformat(form["created_at"])',
+         'dt.datetime.fromisoformat(form["created_at"]).replace(tzinfo=dt.timezone.utc)'),
+        ("converted to UTC", 'dt.datetime.fromisoformat(form["created_at"])',
+         'dt.datetime.fromisoformat(form["created_at"]).astimezone(dt.timezone.utc)'),
+        ("status paid", 'status="pending"', 'status="paid"'),
+        ("status left to the default", ' status="pending",', ""),
+        ("return the customer id", "    return order.id", "    return order.customer_id"),
+        ("two orders", "    session.add(order)\n", "    session.add(order)\n    session.add(Order(customer_id=order.customer_id, "
+         "status='pending', created_at=order.created_at))\n"),
+    ],
+})
+
+EQUIVALENT.update({
+    "06-orders-no-io": {
+        ("customers_with_orders: commit before return",):
+            "the commit runs before the query, when the session has no transaction yet: nothing is sent",
+        ("joinedload with unique",): "the task allows joinedload with .unique() (1 statement)",
+    },
+    "06-after-commit": {
+        ("rename_customer.customer: .get() -> .get_one()",):
+            "the customer exists: get_one() returns the same object (it raises only for a missing id)",
+        ("refresh after commit, default factory", "expire_on_commit set on the sync session"):
+            "other correct fixes: a refresh after the commit reloads the columns (one more SELECT); the sync "
+            "session's expire_on_commit=False is the factory's override, set by hand",
+    },
+    "06-concurrent-counts": {
+        ("one.count: drop .select_from(Order)", "count of Order.id"):
+            "the same count: SQLAlchemy takes the FROM from the WHERE on orders.customer_id; count(orders.id) "
+            "counts the same non-null ids",
+        ("semaphore of 3",): "at most 5 at a time: 3 is within the bound, and still concurrent",
+    },
+    "06-stream-items": {
+        ("yield_per 50", "async for over the streamed result"):
+            "still streamed with yield_per (smaller batches; iterating the result instead of its partitions)",
+    },
+    "06-strict-insert": {
+        ("record_order: commit before return",):
+            "a second commit with nothing pending sends nothing (the session has no transaction)",
+        ("converted to UTC",): "the same instant, aware (08:30 UTC is 09:30+01:00)",
+        ("status left to the default",): "orders.status defaults to 'pending' (the column's default)",
+    },
+})
+
+CAUSES.update({
+    "06-orders-no-io": {"touch orders inside": _L06_LAZY, "explicit second select, result thrown away": "not loaded",
+                        "refresh each customer": "N+1",
+                        "customers_with_orders.stmt: selectinload(Customer.orders) -> joinedload": ".unique()",
+                        "customers_with_orders.stmt: selectinload(Customer.orders) -> subqueryload": "subqueryload"},
+    "06-after-commit": {"rename_customer: expire_on_commit=False -> True": "expire_on_commit=True",
+                        "read the name after the commit": _L06_LAZY, "flush instead of commit": "nothing was committed"},
+    "06-concurrent-counts": {"gather over one session": "several tasks", "no semaphore": "at most 5",
+                             "sequential over one session": "session"},
+    "06-stream-items": {"no yield_per": "yield_per", "everything in memory with .all()": "not streamed",
+                        "scalars with yield_per": "stream_scalars",
+                        "amount as float": "Decimal"},
+    "06-strict-insert": {"str customer id": "rejects a str", "naive created_at": "naive",
+                         "offset replaced by UTC": "not the form's instant"},
+})

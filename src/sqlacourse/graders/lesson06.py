@@ -1,0 +1,489 @@
+"""Lesson 06 (async sessions): graders of `async def` answers.
+
+Every grader is an ``async def`` registered with ``expects="async function"``: ``grade()``
+runs it on an event loop of its own, so that it works from a notebook cell, under nbval
+and in ``python -m sqlacourse grade``.  Each one gets a fresh database with an
+``AsyncEngine`` of the course backend (``g.async_database()``: aiosqlite, or asyncpg on
+PostgreSQL), records the SQL with ``record_queries(async_engine)``, awaits the answer with
+``g.acall`` and judges what came back *before* touching it: ``inspect(obj).unloaded`` and
+``expired_attributes`` say what reading an attribute would load (a lazy load, which async
+code cannot do).  Values are checked on the ORM objects (session events), not on driver
+parameters, whose types differ between aiosqlite and asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ..grading import Grading, LearnerError
+from ..recorder import record_queries
+from ..registry import Fail, exercise
+from ..shop import Customer, Order, OrderItem
+from ._common import safe_repr, sql_listing
+
+LESSON = "06-async"
+
+LAZY = ("was read without being loaded: a lazy load, which is IO, and async code cannot do IO "
+        "when an attribute is read (SQLAlchemy raises MissingGreenlet).")
+
+
+def _is_lazy_load(exc: LearnerError) -> bool:
+    text = f"{exc.message}\n{exc.details}"
+    return "MissingGreenlet" in text or "greenlet_spawn has not been called" in text
+
+
+def _frames_only(details: str) -> str:
+    """The learner's traceback lines without the error message (which holds per-run names)."""
+    lines = details.splitlines()
+    return "\n".join(line for line in lines if line.startswith(("Traceback", "  ")))
+
+
+async def _acall(g: Grading, fn: Any, *args: Any, what: str = "An attribute") -> Any:
+    """``g.acall`` with the course's sentence for a lazy load and for a shared session."""
+    try:
+        return await g.acall(fn, *args)
+    except LearnerError as exc:
+        if _is_lazy_load(exc):
+            raise Fail(f"{what} {LAZY} Load it in the query (a loader option), or await "
+                       "session.refresh(obj, [...]) before reading it.", _frames_only(exc.details)) from None
+        if "unique() method must be invoked" in exc.details:
+            raise Fail("Your code raised InvalidRequestError: a joinedload of a collection returns one row per "
+                       "child, so the result needs .unique() before .all(): "
+                       "(await session.scalars(stmt)).unique().all().", _frames_only(exc.details)) from None
+        if ("invalid input for query argument" in exc.details
+                or re.search(r"operator does not exist: \w+( \w+)* [<>=!]+ (character varying|text)", exc.details)):
+            raise Fail("asyncpg (PostgreSQL) refused a value of the wrong Python type: a str compared with, or "
+                       "stored in, a column of another type (aiosqlite lets it through, so this passes on "
+                       "SQLite). Use the column's type: int(...) for an Integer, a datetime for a DateTime.",
+                       exc.details) from None
+        if "AsyncMethodRequired" in exc.message:
+            raise Fail("Your code raised AsyncMethodRequired: a statement with yield_per is not streamed by "
+                       "session.scalars()/execute(), which buffer the whole result. Stream it: "
+                       "await session.stream_scalars(stmt), then async for.", _frames_only(exc.details)) from None
+        raise
+
+
+def _objects(result: Any, cls: type, what: str) -> list[Any]:
+    if isinstance(result, (str, bytes, dict)) or not isinstance(result, (list, tuple)) and not hasattr(result, "__len__"):
+        hint = (" It looks like a result object: call .all() on it inside your function."
+                if hasattr(result, "all") else "")
+        raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), and it "
+                   f"returned {type(result).__name__}.{hint}")
+    items = list(result)
+    for item in items:
+        if not isinstance(item, cls):
+            extra = (" These look like rows: session.scalars(...) returns the objects themselves."
+                     if hasattr(item, "_mapping") else "")
+            raise Fail(f"The function should return {cls.__name__} objects ({what}); one element is "
+                       f"{type(item).__name__}.{extra}")
+    return items
+
+
+# --------------------------------------------------------------------------
+@exercise(
+    "06-orders-no-io",
+    lesson=LESSON,
+    title="Customers with their orders, no implicit IO",
+    expects="async function",
+    hints=[
+        "In async code, reading customer.orders after the query is a lazy load, which fails. The "
+        "orders must be loaded by the query itself: a loader option, as in lesson 05.",
+        "selectinload(Customer.orders) works the same in async: .options(selectinload(Customer.orders)), "
+        "then (await session.scalars(stmt)).all().",
+        "select(Customer).where(Customer.country == country).order_by(Customer.id)"
+        ".options(selectinload(Customer.orders)). joinedload also works, with .unique() before .all().",
+    ],
+)
+async def grade_orders_no_io(candidate, g: Grading) -> str:
+    async with g.async_database() as fresh:
+        with fresh.engine.connect() as conn:
+            country = conn.execute(select(Customer.country).group_by(Customer.country)
+                                   .order_by(func.count().desc(), Customer.country).limit(1)).scalar_one()
+            ids = list(conn.scalars(select(Customer.id).where(Customer.country == country)
+                                    .order_by(Customer.id)))
+            expected: dict[int, list[int]] = {cid: [] for cid in ids}
+            for cid, oid in conn.execute(select(Order.customer_id, Order.id)
+                                         .where(Order.customer_id.in_(ids)).order_by(Order.id)):
+                expected[cid].append(oid)
+        factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
+        with record_queries(fresh.async_engine) as rec:
+            async with factory() as session:
+                result = await _acall(g, candidate, session, country, what="customer.orders")
+                customers = _objects(result, Customer, f"the customers of {country}")
+                unloaded = [c for c in customers if "orders" in inspect(c).unloaded]
+    sql = sql_listing(rec)
+    if unloaded:
+        raise Fail(f"customer.orders is not loaded ({len(unloaded)} of {len(customers)} customers): reading "
+                   "it after your function returns would be a lazy load, which async code cannot do. "
+                   "Load it in the query (a loader option: selectinload(Customer.orders)).", sql=sql)
+    got_ids = [c.id for c in customers]
+    if sorted(got_ids) != ids:
+        raise Fail(f"Expected the {len(ids)} customers whose country is {country!r}, the function returned "
+                   f"{len(got_ids)} customers ({len(set(got_ids) - set(ids))} of another country or "
+                   "repeated). Filter in the query: .where(Customer.country == country).", sql=sql)
+    if got_ids != ids:
+        raise Fail("The customers are right but not sorted by id: add .order_by(Customer.id).", sql=sql)
+    first = rec.selects[0] if rec.selects else None
+    where = first.clause("WHERE") if first is not None else ""
+    if not re.search(r"\bCUSTOMERS\.COUNTRY\s*=", where):
+        raise Fail("The right customers came back, but your query does not filter them with "
+                   "customers.country = ... (" + ("no WHERE: you filtered in Python" if not where else
+                   "a LIKE or another test instead of equality") + "). Let the database filter: "
+                   ".where(Customer.country == country).", sql=sql)
+    if first is None or "CUSTOMERS.ID" not in first.clause("ORDER BY"):
+        raise Fail("The customers came back in id order, but your query does not sort them by id (no "
+                   "ORDER BY customers.id), so that order is an accident. Add .order_by(Customer.id).", sql=sql)
+    wrong = [c.id for c in customers if sorted(o.id for o in c.orders) != expected[c.id]]
+    if wrong:
+        cid = wrong[0]
+        raise Fail(f"customer.orders is wrong for {len(wrong)} customers, e.g. customer {cid}: expected orders "
+                   f"{expected[cid]}, got {sorted(o.id for o in customers[got_ids.index(cid)].orders)}.", sql=sql)
+    second = rec.selects[1].one_line.upper() if len(rec.selects) > 1 else ""
+    if "FROM (SELECT" in second and " IN (" not in second:
+        raise Fail("The result is right, but the orders came from subqueryload, which the task excludes: its "
+                   "second SELECT repeats your whole customers query as a subquery. Use "
+                   "selectinload(Customer.orders), which sends only the customer ids.", sql=sql)
+    if rec.count > 2:
+        raise Fail(f"At most 2 statements expected, {rec.count} emitted: one query per customer for its "
+                   "orders (N+1). Load them all at once with a loader option in the query.", sql=sql)
+    others = sorted(k for k in rec.kinds if k != "SELECT")
+    if others or rec.commits:
+        raise Fail(f"The function should only read (SELECT), and it sent {', '.join(others) or 'a COMMIT'}.",
+                   sql=sql)
+    return (f"{len(ids)} customers of {country} with their orders in {rec.count} statement(s), "
+            "no lazy load.")
+
+
+# --------------------------------------------------------------------------
+COLUMNS = ("id", "name", "email", "country", "created_at")
+
+
+@exercise(
+    "06-after-commit",
+    lesson=LESSON,
+    title="Fix a function that fails after commit",
+    expects="async function",
+    hints=[
+        "By default a session expires every object when it commits: the next read of customer.name "
+        "would load it again, a lazy load, which async code cannot do after the session is gone.",
+        "A session made with expire_on_commit=False keeps the values: session_factory(expire_on_commit=False) "
+        "overrides the factory's setting for that one session.",
+        "async with session_factory(expire_on_commit=False) as session: ... await session.commit(); "
+        "return customer. (Or await session.refresh(customer) after the commit.)",
+    ],
+)
+async def grade_after_commit(candidate, g: Grading) -> str:
+    async with g.async_database() as fresh:
+        with fresh.engine.connect() as conn:
+            customer_id, old_name = conn.execute(
+                select(Customer.id, Customer.name).order_by(Customer.id).offset(6).limit(1)).one()
+            before = dict(conn.execute(select(Customer.id, Customer.name)).all())
+        new_name = old_name + " (renamed)"
+        factory = async_sessionmaker(fresh.async_engine)  # the default: expire_on_commit=True
+        with record_queries(fresh.async_engine) as rec:
+            obj = await _acall(g, candidate, factory, customer_id, new_name, what="An attribute of the customer")
+        sql = sql_listing(rec)
+        if not isinstance(obj, Customer):
+            raise Fail(f"The function should return the Customer, and it returned {safe_repr(obj)}.", sql=sql)
+        state = inspect(obj)
+        stale = [c for c in COLUMNS if c in state.expired_attributes or c in state.unloaded]
+        if stale:
+            raise Fail(f"The returned customer's {', '.join(stale)} cannot be read without IO: the session "
+                       "expired the object when it committed (expire_on_commit=True), so reading them "
+                       "would be a lazy load, which fails once the session is gone. Use a session made "
+                       "with expire_on_commit=False (or refresh the object after the commit).", sql=sql)
+        with fresh.engine.connect() as conn:
+            after = dict(conn.execute(select(Customer.id, Customer.name)).all())
+    if obj.id != customer_id or obj.name != new_name:
+        raise Fail(f"Expected customer {customer_id} named {new_name!r}, the function returned customer "
+                   f"{obj.id} named {obj.name!r}.", sql=sql)
+    if after[customer_id] != new_name:
+        why = ("and nothing was committed: a flush sends the UPDATE, but the session rolls it back "
+               "when it closes" if rec.kinds.get("UPDATE") else "and no UPDATE was sent")
+        raise Fail(f"The returned object has the new name, but the database still has {after[customer_id]!r}: "
+                   f"{why}. The new name must be committed (await session.commit()).", sql=sql)
+    changed = sorted(k for k in before if k != customer_id and after[k] != before[k])
+    if changed:
+        raise Fail(f"Other customers were renamed too ({len(changed)}, e.g. {changed[0]}).", sql=sql)
+    updates = rec.kinds.get("UPDATE", 0)
+    if updates != 1 or rec.commits != 1:
+        raise Fail(f"One UPDATE and one commit expected; your code sent {updates} UPDATE(s) and "
+                   f"committed {rec.commits} time(s).", sql=sql)
+    return f"customer {customer_id} renamed and committed, its columns readable after the function returned."
+
+
+# --------------------------------------------------------------------------
+SHARED = ("one AsyncSession was used by several tasks at once, which it does not allow (a session is "
+          "one connection, used by one task at a time). Give each task its own session: "
+          "`async with session_factory() as session:` inside the task's function.")
+LIMIT = 5
+
+
+class _CountingFactory:
+    """Wraps the real async_sessionmaker and counts the sessions made."""
+
+    def __init__(self, real: async_sessionmaker) -> None:
+        self.real = real
+        self.calls = 0
+
+    def __call__(self, **kwargs: Any):
+        self.calls += 1
+        return self.real(**kwargs)
+
+    def begin(self):
+        self.calls += 1
+        return self.real.begin()
+
+
+@exercise(
+    "06-concurrent-counts",
+    lesson=LESSON,
+    title="Independent queries concurrently, one session per task",
+    expects="async function",
+    hints=[
+        "An AsyncSession must not be used by two tasks at once: each task makes its own with "
+        "`async with session_factory() as session:`.",
+        "asyncio.gather(*(one(c) for c in customer_ids)) runs one coroutine per id at the same time; "
+        "an asyncio.Semaphore(5) shared by them keeps at most 5 inside `async with gate:`.",
+        "async def one(cid): async with gate, session_factory() as session: return cid, await "
+        "session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == cid)); "
+        "then dict(await asyncio.gather(...)).",
+    ],
+)
+async def grade_concurrent_counts(candidate, g: Grading) -> str:
+    async with g.async_database() as fresh:
+        with fresh.engine.connect() as conn:
+            counts = dict(conn.execute(select(Customer.id, func.count(Order.id)).outerjoin(Customer.orders)
+                                       .group_by(Customer.id).order_by(Customer.id)).all())
+        with_orders = [c for c, n in counts.items() if n][:15]
+        without = [c for c, n in counts.items() if not n][:5]
+        ids = sorted(with_orders + without)
+        ids = ids[::2] + ids[1::2]  # not sorted: the answer must not rely on the order
+        expected = {c: counts[c] for c in ids}
+        engine = fresh.async_engine
+        inflight = [0, 0]  # now, peak
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            inflight[0] += 1
+            inflight[1] = max(inflight[1], inflight[0])
+            # a round trip that takes time, so that statements running at once overlap
+            conn.connection.dbapi_connection.run_async(lambda _c: asyncio.sleep(0.02))
+
+        def after(conn, cursor, statement, parameters, context, executemany):
+            inflight[0] -= 1
+
+        def failed(context):
+            inflight[0] -= 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        event.listen(engine.sync_engine, "after_cursor_execute", after)
+        event.listen(engine.sync_engine, "handle_error", failed)
+        factory = _CountingFactory(async_sessionmaker(engine, expire_on_commit=False))
+        with record_queries(engine) as rec:
+            try:
+                result = await _acall(g, candidate, factory, list(ids))
+            except LearnerError as exc:
+                text = f"{exc.message}\n{exc.details}"
+                if any(k in text for k in ("IllegalStateChangeError", "concurrent operations are not permitted",
+                                           "another operation is in progress", "isce")):
+                    raise Fail(f"Your code raised an error because {SHARED}", _frames_only(exc.details)) from None
+                raise
+    sql = sql_listing(rec)
+    if not isinstance(result, dict):
+        raise Fail(f"The function should return a dict {{customer_id: number of orders}}, and it returned "
+                   f"{safe_repr(result)}.", sql=sql)
+    if result != expected:
+        wrong = [c for c in ids if result.get(c) != expected[c]]
+        extra = sorted(set(result) - set(ids), key=repr)
+        if wrong:
+            c = wrong[0]
+            raise Fail(f"Wrong counts for {len(wrong)} of the {len(ids)} ids, e.g. customer {c}: expected "
+                       f"{expected[c]}, got {safe_repr(result.get(c))}.", sql=sql)
+        raise Fail(f"The dict has keys that were not asked for: {safe_repr(extra)}.", sql=sql)
+    if factory.calls < len(ids):
+        raise Fail(f"{len(ids)} ids, and your code made {factory.calls} session(s): one session per task is "
+                   "required (a session must not be shared by tasks running at once).", sql=sql)
+    peak = inflight[1]
+    if peak < 2:
+        raise Fail("The counts are right, but the queries ran one after the other (never two at once): run "
+                   "them concurrently, e.g. with asyncio.gather over one coroutine per id.", sql=sql)
+    if peak > LIMIT:
+        raise Fail(f"{peak} queries ran at the same time; at most {LIMIT} are allowed. Share one "
+                   f"asyncio.Semaphore({LIMIT}) between the tasks and hold it while the session works.", sql=sql)
+    return f"{len(ids)} counts, {factory.calls} sessions, at most {peak} queries at a time."
+
+
+# --------------------------------------------------------------------------
+MAX_OBJECTS = 1000
+
+
+@exercise(
+    "06-stream-items",
+    lesson=LESSON,
+    title="Stream a large result without loading it whole",
+    expects="async function",
+    hints=[
+        "(await session.scalars(stmt)).all() loads every row into memory. await session.stream_scalars(stmt) "
+        "returns an async result you iterate with `async for`.",
+        "Streaming alone is not enough for the ORM: add .execution_options(yield_per=200) to the statement, "
+        "so that it builds 200 objects at a time.",
+        "stmt = select(OrderItem).order_by(OrderItem.order_id, OrderItem.product_id)"
+        ".execution_options(yield_per=200); async for item in await session.stream_scalars(stmt): "
+        "sink(item.order_id, item.product_id, item.quantity * item.unit_price).",
+    ],
+)
+async def grade_stream_items(candidate, g: Grading) -> str:
+    async with g.async_database() as fresh:
+        with fresh.engine.connect() as conn:
+            expected = [(o, p, q * u) for o, p, q, u in conn.execute(
+                select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+                .order_by(OrderItem.order_id, OrderItem.product_id))]
+        engine = fresh.async_engine
+        options: list[dict] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            options.append(dict(context.execution_options) if context is not None else {})
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        factory = async_sessionmaker(engine, expire_on_commit=False)
+        got: list[tuple] = []
+        peak = [0]
+        with record_queries(engine) as rec:
+            async with factory() as session:
+                def sink(*args: Any) -> None:
+                    got.append(args)
+                    peak[0] = max(peak[0], len(session.identity_map))
+
+                await _acall(g, candidate, session, sink)
+    sql = sql_listing(rec)
+    if [len(a) for a in got[:1]] not in ([], [3]):
+        raise Fail(f"sink() takes 3 arguments (order_id, product_id, amount); your code passed {len(got[0])}.")
+    if sorted(got, key=repr) != sorted(expected, key=repr) or len(got) != len(expected):
+        raise Fail(f"Expected {len(expected)} calls of sink() with (order_id, product_id, quantity * "
+                   f"unit_price), got {len(got)}; the first expected {safe_repr(expected[0])}, the first "
+                   f"received {safe_repr(got[0]) if got else 'none'}.", sql=sql)
+    if got != expected:
+        raise Fail("The lines are right but not in order of order_id, then product_id.", sql=sql)
+    if not all(type(a) is Decimal for _, _, a in got):
+        bad = next(a for _, _, a in got if type(a) is not Decimal)
+        raise Fail(f"amount should be a Decimal (quantity * unit_price), got {type(bad).__name__}.", sql=sql)
+    if rec.count != 1 or rec.commits:
+        what = f"{rec.count} statements" + (f" and {rec.commits} commit(s)" if rec.commits else "")
+        raise Fail(f"One statement (a SELECT) and no commit expected: the export only reads; your code sent "
+                   f"{what}.", sql=sql)
+    order_by = rec.statements[0].clause("ORDER BY")
+    o_at, p_at = order_by.find("ORDER_ID"), order_by.find("PRODUCT_ID")
+    if o_at < 0 or p_at < 0 or p_at < o_at or " DESC" in order_by:
+        raise Fail("The lines came in the right order, but your query does not ask for it (ORDER BY "
+                   "order_id, product_id), so that order is an accident. Add "
+                   ".order_by(OrderItem.order_id, OrderItem.product_id).", sql=sql)
+    opts = options[0] if options else {}
+    if not opts.get("stream_results"):
+        raise Fail("The rows were not streamed: your query loaded the whole result at once. Use "
+                   "await session.stream_scalars(stmt) (or session.stream(stmt)) and iterate with async for.",
+                   sql=sql)
+    if not opts.get("yield_per"):
+        raise Fail("The rows were streamed from the database, but without yield_per the ORM buffers the "
+                   "whole result before giving you the first object. Add "
+                   ".execution_options(yield_per=200) to the statement.", sql=sql)
+    if peak[0] > MAX_OBJECTS:
+        raise Fail(f"Up to {peak[0]} objects were in the session at once; a streamed export should hold at "
+                   f"most a few hundred (yield_per={opts.get('yield_per')} is too large).", sql=sql)
+    return (f"{len(got)} lines streamed in 1 statement (yield_per={opts['yield_per']}), at most "
+            f"{peak[0]} objects in the session at a time.")
+
+
+# --------------------------------------------------------------------------
+FORM_TIME = "2026-03-01T09:30:00+01:00"
+WANT_TIME = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+
+
+@exercise(
+    "06-strict-insert",
+    lesson=LESSON,
+    title="Form data into the database, on aiosqlite and asyncpg",
+    expects="async function",
+    hints=[
+        "The form's values are strings. aiosqlite stores '42' in an Integer column without a word; "
+        "asyncpg (PostgreSQL) refuses it. Convert each value to the column's Python type.",
+        "int(form['customer_id']); dt.datetime.fromisoformat(form['created_at']) keeps the +01:00 "
+        "offset, so the datetime is aware and means the right instant.",
+        "order = Order(customer_id=int(...), status='pending', created_at=dt.datetime.fromisoformat(...)); "
+        "session.add(order); await session.commit(); return order.id.",
+    ],
+)
+async def grade_strict_insert(candidate, g: Grading) -> str:
+    async with g.async_database() as fresh:
+        with fresh.engine.connect() as conn:
+            customer_id = conn.scalar(select(Customer.id).order_by(Customer.id).offset(41).limit(1))
+            before_ids = set(conn.scalars(select(Order.id)))
+        form = {"customer_id": str(customer_id), "created_at": FORM_TIME}
+        factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
+        seen: list[Order] = []
+        problems: list[str] = []
+
+        def before_flush(session, flush_context, instances):
+            for obj in session.new:
+                if isinstance(obj, Order):
+                    seen.append(obj)
+                    problems.extend(_order_problems(obj))
+
+        with record_queries(fresh.async_engine) as rec:
+            async with factory() as session:
+                event.listen(session.sync_session, "before_flush", before_flush)
+                try:
+                    result = await _acall(g, candidate, session, dict(form))
+                except (LearnerError, Fail):
+                    if problems:  # asyncpg refused what aiosqlite would have stored: the same sentence
+                        raise Fail(problems[0], sql=sql_listing(rec)) from None
+                    raise
+        sql = sql_listing(rec)
+        if problems:
+            raise Fail(problems[0], sql=sql)
+        with fresh.engine.connect() as conn:
+            new = conn.execute(select(Order.id, Order.customer_id, Order.status)
+                               .where(Order.id.not_in(before_ids))).all()
+    if not seen:
+        raise Fail("No Order was added to the session: create one and session.add() it.", sql=sql)
+    if len(new) != 1:
+        raise Fail(f"One new order expected in the database (committed), found {len(new)}: "
+                   + ("commit it with await session.commit()." if not new else "insert exactly one."), sql=sql)
+    oid, cid, status = new[0]
+    if cid != customer_id or status != "pending":
+        raise Fail(f"The new order should belong to customer {customer_id} with status 'pending'; it has "
+                   f"customer {cid!r} and status {status!r}.", sql=sql)
+    if type(result) is not int or result != oid:
+        raise Fail(f"The function should return the new order's id ({oid}), and it returned {safe_repr(result)}.",
+                   sql=sql)
+    inserts = rec.kinds.get("INSERT", 0)
+    if inserts != 1 or rec.commits != 1:
+        raise Fail(f"One INSERT and one commit expected; your code sent {inserts} INSERT(s) and committed "
+                   f"{rec.commits} time(s).", sql=sql)
+    return f"order {oid} inserted with an int customer id and an aware created_at ({WANT_TIME:%H:%M} UTC)."
+
+
+def _order_problems(order: Order) -> list[str]:
+    out = []
+    cid = order.customer_id
+    if type(cid) is not int:
+        out.append(f"customer_id is a {type(cid).__name__} ({safe_repr(cid)}): asyncpg (PostgreSQL) rejects a "
+                   "str for an Integer column (aiosqlite silently accepts it). Convert with int().")
+    when = order.created_at
+    if not isinstance(when, dt.datetime):
+        out.append(f"created_at is a {type(when).__name__} ({safe_repr(when)}), not a datetime: convert the "
+                   "form's text with dt.datetime.fromisoformat().")
+    elif when.tzinfo is None or when.utcoffset() is None:
+        out.append("created_at is a naive datetime (no time zone): the form's +01:00 was dropped, so "
+                   "PostgreSQL would store 09:30 as if it were UTC, an hour off. Keep the offset: "
+                   "dt.datetime.fromisoformat(form['created_at']) without .replace(tzinfo=None).")
+    elif when != WANT_TIME:
+        out.append(f"created_at is {when.isoformat()}, which is not the form's instant ({FORM_TIME}).")
+    return out
+

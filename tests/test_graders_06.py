@@ -1,0 +1,458 @@
+"""Each grader of lesson 06 accepts the correct async answers (not only the one in solutions/),
+rejects the mistakes learners really make with the reason named, and judges alike on aiosqlite
+and asyncpg (this file runs on both backends; the str customer id passes on aiosqlite as a
+driver matter but is rejected by the grader everywhere, and asyncpg's own refusal is checked
+in the PostgreSQL phase)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import joinedload, selectinload
+
+from sqlacourse import check
+from sqlacourse.shop import Customer, Order, OrderItem
+
+ON_POSTGRES = bool(os.environ.get("SQLACOURSE_DATABASE_URL"))
+
+
+def failed_with(fb, *words):
+    assert not fb.passed, fb
+    text = f"{fb.message}\n{fb.details}"
+    for w in words:
+        assert w in text, (w, str(fb))
+    assert "grader itself failed" not in fb.message
+
+
+# -- 06-orders-no-io -----------------------------------------------------------
+async def customers_selectin(session, country):
+    stmt = (select(Customer).where(Customer.country == country).order_by(Customer.id)
+            .options(selectinload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+async def customers_joined(session, country):
+    stmt = (select(Customer).where(Customer.country == country).order_by(Customer.id)
+            .options(joinedload(Customer.orders)))
+    return (await session.scalars(stmt)).unique().all()
+
+
+async def customers_no_option(session, country):
+    return (await session.scalars(select(Customer).where(Customer.country == country).order_by(Customer.id))).all()
+
+
+async def customers_explicit_second_select(session, country):
+    customers = (await session.scalars(
+        select(Customer).where(Customer.country == country).order_by(Customer.id))).all()
+    await session.scalars(select(Order).where(Order.customer_id.in_([c.id for c in customers])))
+    return customers
+
+
+async def customers_touch_inside(session, country):
+    customers = (await session.scalars(
+        select(Customer).where(Customer.country == country).order_by(Customer.id))).all()
+    for c in customers:
+        len(c.orders)
+    return customers
+
+
+async def customers_refresh_each(session, country):
+    customers = (await session.scalars(
+        select(Customer).where(Customer.country == country).order_by(Customer.id))).all()
+    for c in customers:
+        await session.refresh(c, ["orders"])
+    return customers
+
+
+async def customers_joined_no_unique(session, country):
+    stmt = (select(Customer).where(Customer.country == country).order_by(Customer.id)
+            .options(joinedload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+async def customers_no_filter(session, country):
+    stmt = select(Customer).order_by(Customer.id).options(selectinload(Customer.orders))
+    return (await session.scalars(stmt)).all()
+
+
+def test_orders_no_io_passes_both_correct_answers():
+    fb = check("06-orders-no-io", customers_selectin)
+    assert fb.passed and "2 statement(s)" in fb.message, fb
+    fb = check("06-orders-no-io", customers_joined)
+    assert fb.passed and "1 statement(s)" in fb.message, fb
+
+
+def test_orders_no_io_rejects_the_mistakes_with_their_cause():
+    failed_with(check("06-orders-no-io", customers_no_option), "customer.orders is not loaded")
+    failed_with(check("06-orders-no-io", customers_explicit_second_select), "customer.orders is not loaded")
+    fb = check("06-orders-no-io", customers_touch_inside)
+    failed_with(fb, "a lazy load, which is IO", "customers_touch_inside")
+    assert "greenlet_spawn" not in fb.details
+    failed_with(check("06-orders-no-io", customers_refresh_each), "At most 2 statements", "N+1")
+    failed_with(check("06-orders-no-io", customers_joined_no_unique), "InvalidRequestError")
+    failed_with(check("06-orders-no-io", customers_no_filter), "whose country is")
+
+
+# -- 06-after-commit ------------------------------------------------------------
+async def rename_fixed(session_factory, customer_id, new_name):
+    async with session_factory(expire_on_commit=False) as session:
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+async def rename_refresh(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.commit()
+        await session.refresh(customer)
+        return customer
+
+
+async def rename_sync_session_setting(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        session.sync_session.expire_on_commit = False
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+async def rename_begin_then_refresh(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        async with session.begin():
+            customer = await session.get(Customer, customer_id)
+            customer.name = new_name
+        await session.refresh(customer)
+        return customer
+
+
+async def rename_original(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+async def rename_log_after_commit(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.commit()
+        print("renamed", customer.name)
+        return customer
+
+
+async def rename_flush_only(session_factory, customer_id, new_name):
+    async with session_factory(expire_on_commit=False) as session:
+        customer = await session.get(Customer, customer_id)
+        customer.name = new_name
+        await session.flush()
+        return customer
+
+
+async def rename_expunged(session_factory, customer_id, new_name):
+    async with session_factory() as session:
+        customer = await session.get(Customer, customer_id)
+        session.expunge(customer)
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+def test_after_commit_passes_the_correct_answers():
+    for fn in (rename_fixed, rename_refresh, rename_sync_session_setting, rename_begin_then_refresh):
+        fb = check("06-after-commit", fn)
+        assert fb.passed, (fn.__name__, str(fb))
+
+
+def test_after_commit_rejects_the_mistakes_with_their_cause():
+    failed_with(check("06-after-commit", rename_original), "expire_on_commit=True")
+    failed_with(check("06-after-commit", rename_log_after_commit), "a lazy load, which is IO")
+    failed_with(check("06-after-commit", rename_flush_only), "nothing was committed")
+    failed_with(check("06-after-commit", rename_expunged), "no UPDATE was sent")
+
+
+# -- 06-concurrent-counts --------------------------------------------------------
+def _count(customer_id):
+    return select(func.count()).select_from(Order).where(Order.customer_id == customer_id)
+
+
+async def counts_gather(session_factory, customer_ids):
+    gate = asyncio.Semaphore(5)
+
+    async def one(customer_id):
+        async with gate, session_factory() as session:
+            return customer_id, await session.scalar(_count(customer_id))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def counts_taskgroup(session_factory, customer_ids):
+    gate = asyncio.Semaphore(3)
+    out = {}
+
+    async def one(customer_id):
+        async with gate:
+            async with session_factory() as session:
+                out[customer_id] = await session.scalar(
+                    select(func.count(Order.id)).where(Order.customer_id == customer_id))
+
+    async with asyncio.TaskGroup() as tg:
+        for c in customer_ids:
+            tg.create_task(one(c))
+    return out
+
+
+async def counts_sequential(session_factory, customer_ids):
+    async with session_factory() as session:
+        return {c: await session.scalar(_count(c)) for c in customer_ids}
+
+
+async def counts_one_session_gather(session_factory, customer_ids):
+    async with session_factory() as session:
+        async def one(customer_id):
+            return customer_id, await session.scalar(_count(customer_id))
+
+        return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def counts_unbounded(session_factory, customer_ids):
+    async def one(customer_id):
+        async with session_factory() as session:
+            return customer_id, await session.scalar(_count(customer_id))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def counts_str_keys(session_factory, customer_ids):
+    return {str(k): v for k, v in (await counts_gather(session_factory, customer_ids)).items()}
+
+
+def test_concurrent_counts_passes_the_correct_answers():
+    fb = check("06-concurrent-counts", counts_gather)
+    assert fb.passed and "at most 5 queries" in fb.message, fb
+    fb = check("06-concurrent-counts", counts_taskgroup)
+    assert fb.passed and "at most 3 queries" in fb.message, fb
+
+
+def test_concurrent_counts_rejects_the_mistakes_with_their_cause(capfd):
+    failed_with(check("06-concurrent-counts", counts_sequential), "made 1 session")
+    failed_with(check("06-concurrent-counts", counts_one_session_gather), "one AsyncSession was used by several tasks")
+    failed_with(check("06-concurrent-counts", counts_unbounded), "at most 5 are allowed")
+    failed_with(check("06-concurrent-counts", counts_str_keys), "Wrong counts")
+    out, err = capfd.readouterr()
+    assert "non-checked-in" not in out + err and "never awaited" not in out + err
+
+
+# -- 06-stream-items --------------------------------------------------------------
+def _lines():
+    return select(OrderItem).order_by(OrderItem.order_id, OrderItem.product_id)
+
+
+async def export_partitions(session, sink):
+    async for batch in (await session.stream_scalars(_lines().execution_options(yield_per=200))).partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_async_for(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=100)):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_rows(session, sink):
+    stmt = (select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+            .order_by(OrderItem.order_id, OrderItem.product_id).execution_options(yield_per=500))
+    async for o, p, q, u in await session.stream(stmt):
+        sink(o, p, q * u)
+
+
+async def export_all(session, sink):
+    for item in (await session.scalars(_lines())).all():
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_no_yield_per(session, sink):
+    async for item in await session.stream_scalars(_lines()):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_no_order_by(session, sink):
+    async for item in await session.stream_scalars(select(OrderItem).execution_options(yield_per=200)):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_float(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(item.order_id, item.product_id, float(item.quantity * item.unit_price))
+
+
+async def export_huge_batches(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=5000)):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+def test_stream_items_passes_the_correct_answers():
+    for fn in (export_partitions, export_async_for, export_rows):
+        fb = check("06-stream-items", fn)
+        assert fb.passed, (fn.__name__, str(fb))
+
+
+def test_stream_items_rejects_the_mistakes_with_their_cause():
+    failed_with(check("06-stream-items", export_all), "not streamed")
+    failed_with(check("06-stream-items", export_no_yield_per), "without yield_per")
+    failed_with(check("06-stream-items", export_no_order_by), "ORDER BY")
+    failed_with(check("06-stream-items", export_float), "Decimal")
+    failed_with(check("06-stream-items", export_huge_batches), "objects were in the session")
+
+
+# -- 06-strict-insert --------------------------------------------------------------
+async def record_ok(session, form):
+    order = Order(customer_id=int(form["customer_id"]), status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]))
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+async def record_flush_first(session, form):
+    order = Order(customer_id=int(form["customer_id"]),
+                  created_at=dt.datetime.fromisoformat(form["created_at"]).astimezone(dt.timezone.utc))
+    session.add(order)
+    await session.flush()
+    new_id = order.id
+    await session.commit()
+    return new_id
+
+
+async def record_str_id(session, form):
+    order = Order(customer_id=form["customer_id"], status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]))
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+async def record_str_date(session, form):
+    order = Order(customer_id=int(form["customer_id"]), status="pending", created_at=form["created_at"])
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+async def record_naive(session, form):
+    order = Order(customer_id=int(form["customer_id"]), status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]).replace(tzinfo=None))
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+async def record_no_commit(session, form):
+    order = Order(customer_id=int(form["customer_id"]), status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]))
+    session.add(order)
+    await session.flush()
+    return order.id
+
+
+def test_strict_insert_passes_the_correct_answers():
+    for fn in (record_ok, record_flush_first):
+        fb = check("06-strict-insert", fn)
+        assert fb.passed, (fn.__name__, str(fb))
+
+
+def test_strict_insert_rejects_the_mistakes_with_their_cause():
+    failed_with(check("06-strict-insert", record_str_id), "asyncpg (PostgreSQL) rejects a str", "int()")
+    failed_with(check("06-strict-insert", record_str_date), "not a datetime")
+    failed_with(check("06-strict-insert", record_naive), "naive datetime")
+    failed_with(check("06-strict-insert", record_no_commit), "commit it")
+
+
+def test_the_str_id_is_a_driver_matter_aiosqlite_stores_it_asyncpg_refuses_it():
+    """The answer the grader rejects on both backends, run bare: stored on aiosqlite, an error on
+    asyncpg (this is what the PostgreSQL phase proves)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from sqlacourse.lesson import fresh_database
+
+    async def run(db):
+        engine = db.create_async_engine()
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                return await record_str_id(session, {"customer_id": "42", "created_at": "2026-03-01T09:30:00+01:00"})
+        finally:
+            await engine.dispose()
+
+    with fresh_database("t06-strict") as fresh:
+        if ON_POSTGRES:
+            with pytest.raises(DBAPIError, match="str"):
+                asyncio.run(run(fresh.db))
+        else:
+            assert isinstance(asyncio.run(run(fresh.db)), int)
+
+
+# -- answers that aiosqlite accepts and asyncpg refuses (a str where an int column is compared) ----
+async def customers_str_bound(session, country):
+    stmt = (select(Customer).where(Customer.country == country, Customer.id >= "1").order_by(Customer.id)
+            .options(selectinload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+async def rename_str_id(session_factory, customer_id, new_name):
+    async with session_factory(expire_on_commit=False) as session:
+        customer = (await session.scalars(select(Customer).where(Customer.id == str(customer_id)))).one()
+        customer.name = new_name
+        await session.commit()
+        return customer
+
+
+async def counts_str_id(session_factory, customer_ids):
+    gate = asyncio.Semaphore(5)
+
+    async def one(customer_id):
+        async with gate, session_factory() as session:
+            return customer_id, await session.scalar(
+                select(func.count()).select_from(Order).where(Order.customer_id == str(customer_id)))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+async def export_str_bound(session, sink):
+    stmt = _lines().where(OrderItem.quantity >= "1").execution_options(yield_per=200)
+    async for item in await session.stream_scalars(stmt):
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+@pytest.mark.parametrize("exercise, answer", [
+    ("06-orders-no-io", customers_str_bound),
+    ("06-after-commit", rename_str_id),
+    ("06-concurrent-counts", counts_str_id),
+    ("06-stream-items", export_str_bound),
+    ("06-strict-insert", record_str_id),
+])
+def test_an_answer_aiosqlite_accepts_is_refused_on_asyncpg(exercise, answer):
+    """A str compared with (or stored in) an Integer column: aiosqlite lets it through, asyncpg
+    refuses it. 06-strict-insert's grader rejects its str id on both backends (it looks at the
+    object's types, with the asyncpg sentence); the others pass on SQLite and fail on PostgreSQL
+    with the driver's error as feedback."""
+    fb = check(exercise, answer)
+    if ON_POSTGRES:
+        failed_with(fb)
+        # asyncpg's refusal (DataError: a str bound for an int parameter; ProgrammingError:
+        # integer >= character varying) in the course's words
+        assert ("rejects a str" in fb.message if exercise == "06-strict-insert" else
+                fb.message.startswith("asyncpg (PostgreSQL) refused a value of the wrong Python type")), fb
+    elif exercise == "06-strict-insert":
+        failed_with(fb, "rejects a str")
+    else:
+        assert fb.passed, fb
