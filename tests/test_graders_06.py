@@ -456,3 +456,30 @@ def test_an_answer_aiosqlite_accepts_is_refused_on_asyncpg(exercise, answer):
         failed_with(fb, "rejects a str")
     else:
         assert fb.passed, fb
+
+
+async def record_through_relationship(session, form):
+    customer = await session.get(Customer, int(form["customer_id"]))
+    order = Order(customer=customer, status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]))
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+async def record_float_id(session, form):
+    order = Order(customer_id=float(form["customer_id"]), status="pending",
+                  created_at=dt.datetime.fromisoformat(form["created_at"]))
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+def test_strict_insert_accepts_the_customer_set_through_the_relationship():
+    fb = check("06-strict-insert", record_through_relationship)
+    assert fb.passed, fb
+
+
+def test_strict_insert_names_a_float_id_as_a_float():
+    fb = check("06-strict-insert", record_float_id)
+    assert not fb.passed and "customer_id is a float" in fb.message and "rejects a float" in fb.message, fb

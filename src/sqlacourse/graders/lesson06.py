@@ -472,9 +472,16 @@ async def grade_strict_insert(candidate, g: Grading) -> str:
 def _order_problems(order: Order) -> list[str]:
     out = []
     cid = order.customer_id
-    if type(cid) is not int:
-        out.append(f"customer_id is a {type(cid).__name__} ({safe_repr(cid)}): asyncpg (PostgreSQL) rejects a "
-                   "str for an Integer column (aiosqlite silently accepts it). Convert with int().")
+    customer = order.__dict__.get("customer")  # set through the relationship: the flush copies its id
+    if cid is None and customer is not None:
+        cid = customer.__dict__.get("id")
+    if cid is None:
+        out.append("The new order has no customer: set customer_id=int(form['customer_id']) (or the "
+                   "customer relationship to the Customer with that id).")
+    elif type(cid) is not int:
+        out.append(f"customer_id is a {type(cid).__name__} ({safe_repr(cid)}): asyncpg (PostgreSQL) rejects "
+                   f"a {type(cid).__name__} for an Integer column (aiosqlite silently accepts it). "
+                   "Convert with int().")
     when = order.created_at
     if not isinstance(when, dt.datetime):
         out.append(f"created_at is a {type(when).__name__} ({safe_repr(when)}), not a datetime: convert the "
