@@ -289,6 +289,9 @@ def _run_phase(cmd: list, env: dict[str, str]) -> tuple[int, bool]:
 
 
 def test(extra: list[str]) -> int:
+    # Started with Ctrl-C ignored (a background job of a script inherits that), neither this
+    # process nor the phases would stop on it: take it back, so Ctrl-C always stops the run.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     skip_browser = "--skip-browser" in extra
     extra = [a for a in extra if a != "--skip-browser"]
     nbval_runs = int(os.environ.get("SQLACOURSE_NBVAL_RUNS", "3"))

@@ -23,8 +23,9 @@ def test_sleeps_until_interrupted():
 '''
 
 
+@pytest.mark.parametrize("ignored", [False, True], ids=["", "started with Ctrl-C ignored"])
 @pytest.mark.parametrize("who", ["the whole terminal group", "only the phase's pytest"])
-def test_ctrl_c_stops_the_whole_test_run(tmp_path, who):
+def test_ctrl_c_stops_the_whole_test_run(tmp_path, who, ignored):
     marker = tmp_path / "running"
     test_file = tmp_path / "test_sleeper.py"
     test_file.write_text(SLEEPER.format(marker=str(marker)))
@@ -32,6 +33,8 @@ def test_ctrl_c_stops_the_whole_test_run(tmp_path, who):
         [sys.executable, str(ROOT / "course.py"), "test", str(test_file), "-k", "sleeps_until_interrupted"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True, env=dict(os.environ, SQLACOURSE_NBVAL_RUNS="1"),
+        # a background job of a shell script starts with SIGINT ignored; a terminal's does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 180
