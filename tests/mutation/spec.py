@@ -1010,8 +1010,11 @@ REQUIREMENTS.update({
         "commit": ("committed", ["upsert_customers: drop statement session.commit()"]),
         "one INSERT ... ON CONFLICT": ("one INSERT ... ON CONFLICT for all rows", ["one upsert per row"]),
         "no SELECT": ("no SELECT to find out which exist", ["look up first"]),
+        # the swapped test (postgresql.insert on SQLite, sqlite.insert on PostgreSQL): killed on SQLite by
+        # the grader's dry run for PostgreSQL (it compiles what the answer builds for a PostgreSQL session)
         "dialect insert chosen": ("the insert() chosen by the dialect's name (runs on both)",
-                                  ["the SQLite insert hard-coded"]),
+                                  ["the SQLite insert hard-coded",
+                                   "upsert_customers.dialect_insert: session.get_bind().dialect.name == 'p...: == -> !="]),
     },
     "07-export-lines": {
         "every line": ("write() once per order line, with its four values",
@@ -1119,15 +1122,6 @@ CAUSES.update({
     "07-export-lines": {"no yield_per": "not streamed", "batches of 5000": "yield_per=5000",
                         "all() before the loop": ".all()"},
 })
-
-# The swapped dialect test picks postgresql.insert on SQLite, which renders the same
-# INSERT ... ON CONFLICT (email) DO UPDATE there (observed: the same statement and rows); on PostgreSQL
-# it picks sqlite.insert, which fails: the dialect's own insert is a requirement on PostgreSQL only.
-_SWAPPED_DIALECT = "upsert_customers.dialect_insert: session.get_bind().dialect.name == 'p...: == -> !="
-EQUIVALENT_ON["sqlite"]["07-upsert-customers"] = {
-    (_SWAPPED_DIALECT,): "postgresql.insert(...).on_conflict_do_update renders the same statement on SQLite"}
-REQUIREMENTS_ON["postgresql"]["07-upsert-customers"] = {
-    "dialect insert": ("PostgreSQL: the insert() of sqlalchemy.dialects.postgresql", [_SWAPPED_DIALECT])}
 
 
 # --------------------------------------------------------------------------

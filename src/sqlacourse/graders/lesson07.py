@@ -376,9 +376,31 @@ def _is_from(value: Any, word: str) -> bool:
     return False
 
 
+def _names_in(source: str) -> set[str]:
+    """The names a piece of code uses (variables, attributes, imported modules), read from its
+    syntax tree: comments and strings do not count."""
+    import ast
+    import textwrap
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(source))):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.update(node.name.split("."))
+            if node.asname:
+                names.add(node.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update(node.module.split("."))
+    return names
+
+
 def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
-    """Whether the source of ``fn``, or of a function of its module it names (a helper that picks
-    the insert), contains ``word``; None when no source can be read (then nothing is judged)."""
+    """Whether the code of ``fn``, or of a function of its module it names (a helper that picks
+    the insert), uses the name ``word`` (a comment or a string does not count); None when no
+    source can be read (then nothing is judged)."""
     import inspect
 
     seen: set[int] = set()
@@ -391,19 +413,19 @@ def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
             return False
         seen.add(id(f))
         try:
-            text = inspect.getsource(f)
-        except (OSError, TypeError):
+            names = _names_in(inspect.getsource(f))
+        except (OSError, TypeError, SyntaxError, ValueError):
             return False
         found_any = True
-        if word in text:
+        if word in names:
             return True
         glob = getattr(f, "__globals__", {})
-        names = [n for n in f.__code__.co_names if n in glob]
+        used = [n for n in f.__code__.co_names if n in glob]
         # a name bound to the dialect's module or insert (`from ...postgresql import insert as pg_insert`,
         # a dict of inserts by dialect name)
-        if any(_is_from(glob[n], word) for n in names):
+        if any(_is_from(glob[n], word) for n in used):
             return True
-        return any(visit(glob[n], level + 1) for n in names)
+        return any(visit(glob[n], level + 1) for n in used)
 
     try:
         hit = visit(fn, 0)
@@ -412,9 +434,137 @@ def _mentions(fn: Any, word: str, depth: int = 3) -> bool | None:
     return hit if found_any else None
 
 
+def _refuse_to_connect():
+    raise RuntimeError("this session is not connected to a database")
+
+
+class _DryResult:
+    """What the dry run's execute() returns: no rows."""
+
+    def __init__(self, params: Any) -> None:
+        self.rowcount = len(params) if isinstance(params, (list, tuple)) else 1
+
+    def __iter__(self):
+        return iter(())
+
+    def all(self) -> list:
+        return []
+
+    fetchall = all
+
+    def scalars(self, *_a: Any, **_k: Any) -> _DryResult:
+        return self
+
+    def first(self) -> None:
+        return None
+
+    scalar = one_or_none = scalar_one_or_none = first
+
+    def close(self) -> None:
+        pass
+
+
+class _DryConnection:
+    """session.connection() in a dry run: the other dialect, statements recorded, nothing sent."""
+
+    def __init__(self, session: _DrySession) -> None:
+        self._session = session
+        self.engine = session.bind
+        self.dialect = session.bind.dialect
+
+    def execute(self, statement: Any, parameters: Any = None, **_kw: Any) -> _DryResult:
+        self._session.sent.append(statement)
+        return _DryResult(parameters)
+
+    def exec_driver_sql(self, statement: Any, parameters: Any = None, **_kw: Any) -> _DryResult:
+        return self.execute(statement, parameters)
+
+    def commit(self) -> None:
+        pass
+
+    rollback = close = commit
+
+
+class _DrySession(Session):
+    """A Session bound to an engine of another dialect that never connects: execute() records
+    the statement the answer built and sends nothing, so the grader sees which insert() the
+    answer picks for that dialect."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(bind=engine)
+        self.sent: list[Any] = []
+
+    def execute(self, statement: Any, params: Any = None, **_kw: Any) -> Any:
+        self.sent.append(statement)
+        return _DryResult(params)
+
+    def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self.execute(statement, params, **kw)
+
+    def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        self.execute(statement, params, **kw)
+        return None
+
+    def connection(self, *_a: Any, **_kw: Any) -> Any:
+        return _DryConnection(self)
+
+    def commit(self) -> None:
+        pass
+
+    def flush(self, objects: Any = None) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+_DRY_URLS = {"postgresql": "postgresql+psycopg://dry-run@localhost/none", "sqlite": "sqlite://"}
+
+
+def _built_for(candidate: Any, g: Grading, rows: list[dict[str, Any]], dialect: str) -> tuple[str, Any] | None:
+    """Call the answer once more with a session bound to ``dialect`` (an engine that never
+    connects) and judge the INSERT statements it builds: ("ok", classes), ("broken", (stmt class,
+    error)) when one does not compile for that dialect, or None when nothing could be judged
+    (the answer raised there, or built no INSERT)."""
+    import contextlib
+    import io
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.sql.dml import Insert
+
+    try:
+        engine = create_engine(_DRY_URLS[dialect], creator=_refuse_to_connect)
+    except Exception:  # the driver of the other dialect is not installed: not judged
+        return None
+    session = _DrySession(engine)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            g.call(candidate, session, [dict(r) for r in rows])
+    except LearnerError:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            Session.close(session)
+    inserts = [s for s in session.sent if isinstance(s, Insert)]
+    if not inserts:
+        return None
+    for stmt in inserts:
+        try:
+            stmt.compile(dialect=engine.dialect)
+        except Exception as exc:  # noqa: BLE001 - the dialect's own refusal is the finding
+            return "broken", (type(stmt), f"{type(exc).__name__}: {exc}")
+    return "ok", [type(s) for s in inserts]
+
+
+def _module_of(cls: type) -> str:
+    module = getattr(cls, "__module__", "") or ""
+    return ".".join(module.split(".")[:3]) if module.startswith("sqlalchemy.dialects.") else module
+
+
 # --------------------------------------------------------------------------
 N_EXISTING = 30
 N_NEW = 20
+_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 @exercise(
@@ -467,10 +617,19 @@ def grade_upsert_customers(candidate, g: Grading) -> str:
                    sql=sql)
     if not inserts:
         raise Fail("No INSERT reached the database.", sql=sql)
+    here = fresh.engine.dialect.name
+    other = "postgresql" if here == "sqlite" else "sqlite"
+    verdict = _built_for(candidate, g, rows, other)
+    if verdict is not None and verdict[0] == "broken":
+        cls, error = verdict[1]
+        raise Fail(f"Given a session bound to {_NAMES[other]}, your code still uses {_module_of(cls)}.insert: "
+                   f"it works here, on {_NAMES[here]}, but {_NAMES[other]} cannot run that statement "
+                   f"({short_sql(error)}). The task asks for code that runs on both: pick sqlite.insert or "
+                   "postgresql.insert by session.get_bind().dialect.name.", sql=sql)
     from sqlalchemy.dialects import sqlite as _sqlite
 
-    if (fresh.engine.dialect.name == "sqlite" and any(isinstance(c, type) and issubclass(c, _sqlite.Insert)
-                                                      for c in calls.classes)
+    if (verdict is None and here == "sqlite"
+            and any(isinstance(c, type) and issubclass(c, _sqlite.Insert) for c in calls.classes)
             and _mentions(candidate, "postgresql") is False):
         raise Fail("Your code always uses sqlalchemy.dialects.sqlite.insert: it works here, on SQLite, but "
                    "on PostgreSQL that statement fails (AttributeError: 'OnConflictDoUpdate' object has no "
