@@ -477,3 +477,39 @@ def test_a_lock_held_by_someone_else_gives_a_clear_message_not_a_hang(monkeypatc
         other.dispose()
         course.close()
         course.db.drop()
+
+
+@pytest.mark.both_backends
+def test_rerunning_setup_after_async_queries_closes_them_quietly(capfd, caplog):
+    """In a notebook the kernel's event loop runs every cell: re-running the setup cell after an
+    `await` on course.async_engine must close those connections on that loop, with nothing
+    printed (it printed a MissingGreenlet traceback per connection)."""
+    import asyncio
+    import logging
+
+    from sqlalchemy import event
+
+    from sqlacourse import setup
+
+    events: list[str] = []
+
+    async def notebook() -> None:
+        course = setup("06-async", quiet=True, echo=False)
+        old = course.async_engine
+        event.listen(old.sync_engine, "connect", lambda *a: events.append("connect"))
+        event.listen(old.sync_engine, "close", lambda *a: events.append("close"))
+        async with old.connect() as conn:  # a cell with top-level await
+            assert await conn.scalar(text("SELECT count(*) FROM customers")) > 0
+        again = setup("06-async", quiet=True, echo=False)  # the setup cell, run again
+        await asyncio.sleep(0.5)  # the kernel's loop goes on between cells
+        async with again.async_engine.connect() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM customers")) > 0
+        await again.async_engine.dispose()
+        again.engine.dispose()
+
+    with caplog.at_level(logging.WARNING, logger="sqlalchemy"):
+        asyncio.run(notebook())
+    out, err = capfd.readouterr()
+    assert events == ["connect", "close"], events
+    assert "MissingGreenlet" not in out + err and "Exception closing" not in out + err
+    assert not [r for r in caplog.records if r.name.startswith("sqlalchemy")], caplog.records

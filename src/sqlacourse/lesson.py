@@ -158,14 +158,34 @@ class Lesson:
 
     def close(self) -> None:
         self.engine.dispose()
-        if self._async_engine is not None:
-            self._async_engine.sync_engine.dispose()
+        engine, self._async_engine = self._async_engine, None
+        if engine is not None:
+            _dispose_async(engine)
 
     def __repr__(self) -> str:
         return f"<Lesson {self.name!r} on {self.db.label}>"
 
 
 _open: dict[str, Lesson] = {}
+
+
+def _dispose_async(engine) -> None:
+    """End an AsyncEngine's idle connections now, from sync code.  Closing them politely is IO
+    that must be awaited on the loop that made them (``sync_engine.dispose()`` fails with a
+    MissingGreenlet per connection), and the setup that calls this goes on to reset the
+    database at once (on PostgreSQL ending the notebook's backends).  So each one is
+    invalidated, which outside a greenlet makes the async dialect hard-close it without
+    awaiting (asyncpg's ``terminate()``, aiosqlite's ``stop()``)."""
+    sync_engine = engine.sync_engine
+    pool = sync_engine.pool
+    sync_engine.dispose(close=False)  # the engine gets a fresh pool: the old one is ours to empty
+    idle = getattr(pool, "_pool", None)  # the QueuePool's idle connections
+    while idle is not None:
+        try:
+            record = idle.get(False)
+        except Exception:  # empty
+            break
+        record.invalidate()
 
 
 def setup(name: str, *, data: bool = True, echo: bool = True, quiet: bool = False) -> Lesson:
