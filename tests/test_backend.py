@@ -126,6 +126,17 @@ def test_embedded_server_is_stopped_when_its_owner_is_killed(tmp_path):
     assert not os.path.exists(datadir), "the embedded PostgreSQL outlived its owner"
 
 
+@pytest.mark.postgres
+def test_embedded_server_leaks_no_resource_warning():
+    """`python -W default`: starting the server (and its watchdog, which must outlive this
+    process) and stopping it at exit print no ResourceWarning."""
+    code = "from sqlacourse import embedded\nembedded.start()\nprint('started', flush=True)\n"
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "started" in done.stdout, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
+
+
 # -- namespaces: per learner, per notebook, per check; names never collide ----
 @pytest.mark.parametrize("a, b", [
     (("jane.doe", "03-querying"), ("jane-doe", "03-querying")),
