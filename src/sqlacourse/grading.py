@@ -799,13 +799,15 @@ def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
         remaining = max(0.05, g._deadline_at - time.monotonic())
         try:
             return runner.run(coro, remaining, exc_type=CandidateTimeout,
-                              keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+                              keep_stopping=lambda: _learner_in_thread(g, runner.thread),
+                              learner_frame=lambda frame: g.is_learner(frame.f_code.co_filename))
         except LoopTimeout:
             g.expired = True
             raise CandidateTimeout() from None
     finally:
         try:
-            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread),
+                         learner_frame=lambda frame: g.is_learner(frame.f_code.co_filename))
             collect_leftovers()
         finally:
             logging.disable(logging_was)
