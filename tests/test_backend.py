@@ -119,6 +119,7 @@ def test_embedded_server_is_stopped_when_its_owner_is_killed(tmp_path):
     assert os.path.exists(os.path.join(datadir, "postmaster.pid"))
     proc.kill()  # no atexit, no cleanup: only the watchdog can stop the server
     proc.wait()
+    proc.stdout.close()
     for _ in range(60):
         if not os.path.exists(datadir):
             break
@@ -434,6 +435,7 @@ def test_as_root_the_embedded_server_leaves_every_folder_as_it_was(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+        proc.stdout.close()
 
 
 def test_the_courses_engines_give_up_on_a_server_that_never_answers(silent_server, monkeypatch):

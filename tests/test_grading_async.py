@@ -258,13 +258,16 @@ def test_the_notebooks_async_engine_carries_the_schema_tag_on_asyncpg():
     course = setup("zz-async-tag", echo=False)
 
     async def own_pid():
-        async with course.async_engine.connect() as conn:
-            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
-            names = await asyncio.to_thread(lambda: {p: a for p, a in _backends_running("")})
-            return names.get(pid)
+        try:
+            async with course.async_engine.connect() as conn:
+                pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+                names = await asyncio.to_thread(lambda: {p: a for p, a in _backends_running("")})
+                return names.get(pid)
+        finally:
+            await course.async_engine.dispose()  # in this loop, which asyncpg's connection belongs to
 
     assert asyncio.run(own_pid()) == course.db.schema
-    course.async_engine.sync_engine.dispose()
+    course.engine.dispose()
 
 
 def test_a_task_left_running_is_cancelled_before_the_feedback():
