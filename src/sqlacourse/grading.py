@@ -522,13 +522,18 @@ def _install_asyncpg_hook() -> None:
         _asyncpg_hook_installed = True
 
 
+# Installed when the course is imported, not at the first check: ``python -m sqlacourse grade``
+# fingerprints SQLAlchemy's classes before learner code runs, and a listener added later would
+# read as a change to them (Dialect._has_events).
+_install_asyncpg_hook()
+
+
 @contextlib.contextmanager
 def _tagged_environment(g: Grading, limit: float) -> Iterator[None]:
     """During the check, engines the learner makes on PostgreSQL carry the check's tag and a
     statement timeout (libpq reads PGAPPNAME and PGOPTIONS; for asyncpg, which reads neither,
     a ``do_connect`` hook adds them to ``server_settings``; the course's own engines set their
     options explicitly)."""
-    _install_asyncpg_hook()
     saved = {k: os.environ.get(k) for k in ("PGAPPNAME", "PGOPTIONS")}
     os.environ["PGAPPNAME"] = g.tag
     os.environ["PGOPTIONS"] = f"-c statement_timeout={int(limit * 1000) + 1000}"
