@@ -29,7 +29,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem
-from ._common import safe_repr, sql_listing
+from ._common import instances_of, safe_repr, sql_listing
 
 LESSON = "06-async"
 
@@ -97,14 +97,7 @@ def _objects(result: Any, cls: type, what: str) -> list[Any]:
                 if hasattr(result, "all") else "")
         raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), and it "
                    f"returned {type(result).__name__}.{hint}")
-    items = list(result)
-    for item in items:
-        if not isinstance(item, cls):
-            extra = (" These look like rows: session.scalars(...) returns the objects themselves."
-                     if hasattr(item, "_mapping") else "")
-            raise Fail(f"The function should return {cls.__name__} objects ({what}); one element is "
-                       f"{type(item).__name__}.{extra}")
-    return items
+    return instances_of(list(result), cls, what)
 
 
 # --------------------------------------------------------------------------
