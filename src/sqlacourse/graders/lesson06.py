@@ -426,10 +426,11 @@ async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[t
         extra = Counter(shown_got) - Counter(shown_expected)
         first_missing = next((a for a in shown_expected if a in missing), None)
         first_extra = next((a for a in shown_got if a in extra), None)
-        example = "; ".join(
+        example = ", ".join(
             part for part in (
                 f"e.g. expected {first_missing}, which your code did not pass" if first_missing else "",
-                f"{'and it' if first_missing else 'e.g. your code'} passed {first_extra}, which was not expected"
+                f"{'and your code' if first_missing else 'e.g. your code'} passed {first_extra}, which was not "
+                "expected"
                 if first_extra else "") if part)
         raise Fail(f"Expected {len(expected)} calls of sink() with (order_id, product_id, quantity * "
                    f"unit_price), got {len(got)}, {sum(extra.values())} of them not expected; {example}.",
@@ -461,15 +462,15 @@ async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[t
     if peak[0] > MAX_OBJECTS:
         per = opts.get("yield_per")
         if isinstance(per, int) and per > MAX_OBJECTS // 2:
-            why = (f"yield_per={per} builds {per} objects per batch, too many: a few hundred "
-                   "(yield_per=200) keeps memory small")
+            why = (f"With yield_per={per} each batch builds {per} objects, too many; a few hundred "
+                   "(yield_per=200) keep memory small")
         else:
-            why = (f"each batch holds only {per} objects (yield_per={per}), so your code keeps references "
+            why = (f"Each batch holds only {per} objects (yield_per={per}), so your code keeps references "
                    "to the objects it has seen (a list it appends to, a comprehension over the whole "
                    "stream) and they stay in memory. Pass each object on to sink() as it arrives and keep "
                    "no reference to it")
         raise Fail(f"Up to {peak[0]} objects were in the session at once; a streamed export should hold at "
-                   f"most a few hundred: {why}.", sql=sql)
+                   f"most a few hundred. {why}.", sql=sql)
     return (f"{len(got)} lines streamed in 1 statement (yield_per={opts['yield_per']}), at most "
             f"{peak[0]} objects in the session at a time.")
 
