@@ -173,11 +173,7 @@ async def rename_expunged(session_factory, customer_id, new_name):
 
 async def rename_configure_factory(session_factory, customer_id, new_name):
     session_factory.configure(expire_on_commit=False)
-    async with session_factory() as session:
-        customer = await session.get(Customer, customer_id)
-        customer.name = new_name
-        await session.commit()
-        return customer
+    return await rename_original(session_factory, customer_id, new_name)
 
 
 async def rename_factory_kw(session_factory, customer_id, new_name):
@@ -434,13 +430,16 @@ async def record_no_commit(session, form):
     return order.id
 
 
-async def record_core_insert(session, form):
-    stmt = (insert(Order).values(customer_id=int(form["customer_id"]), status="pending",
-                                 created_at=dt.datetime.fromisoformat(form["created_at"]))
-            .returning(Order.id))
+async def _insert_values_returning(session, **values):
+    stmt = insert(Order).values(status="pending", **values).returning(Order.id)
     new_id = (await session.execute(stmt)).scalar_one()
     await session.commit()
     return new_id
+
+
+async def record_core_insert(session, form):
+    return await _insert_values_returning(session, customer_id=int(form["customer_id"]),
+                                          created_at=dt.datetime.fromisoformat(form["created_at"]))
 
 
 async def record_core_insert_params(session, form):
@@ -453,12 +452,8 @@ async def record_core_insert_params(session, form):
 
 
 async def record_core_insert_str_id(session, form):
-    stmt = (insert(Order).values(customer_id=form["customer_id"], status="pending",
-                                 created_at=dt.datetime.fromisoformat(form["created_at"]))
-            .returning(Order.id))
-    new_id = (await session.execute(stmt)).scalar_one()
-    await session.commit()
-    return new_id
+    return await _insert_values_returning(session, customer_id=form["customer_id"],
+                                          created_at=dt.datetime.fromisoformat(form["created_at"]))
 
 
 async def record_core_insert_naive(session, form):
