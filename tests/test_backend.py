@@ -119,11 +119,23 @@ def test_embedded_server_is_stopped_when_its_owner_is_killed(tmp_path):
     assert os.path.exists(os.path.join(datadir, "postmaster.pid"))
     proc.kill()  # no atexit, no cleanup: only the watchdog can stop the server
     proc.wait()
+    proc.stdout.close()
     for _ in range(60):
         if not os.path.exists(datadir):
             break
         time.sleep(0.5)
     assert not os.path.exists(datadir), "the embedded PostgreSQL outlived its owner"
+
+
+@pytest.mark.postgres
+def test_embedded_server_leaks_no_resource_warning():
+    """`python -W default`: starting the server (and its watchdog, which must outlive this
+    process) and stopping it at exit print no ResourceWarning."""
+    code = "from sqlacourse import embedded\nembedded.start()\nprint('started', flush=True)\n"
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "started" in done.stdout, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
 
 
 # -- namespaces: per learner, per notebook, per check; names never collide ----
@@ -423,6 +435,7 @@ def test_as_root_the_embedded_server_leaves_every_folder_as_it_was(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+        proc.stdout.close()
 
 
 def test_the_courses_engines_give_up_on_a_server_that_never_answers(silent_server, monkeypatch):

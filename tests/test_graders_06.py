@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -27,6 +28,8 @@ def failed_with(fb, *words):
     for w in words:
         assert w in text, (w, str(fb))
     assert "grader itself failed" not in fb.message
+    # no stray punctuation: "'Leon Müller': and no UPDATE", ",.", ".."
+    assert not re.search(r"[:;,]\s*[:;,]|,\s*\.(\s|$)|: and |: but |(?<!\.)\.\.(?!\.)", fb.message), fb.message
 
 
 # -- 06-orders-no-io -----------------------------------------------------------
@@ -168,6 +171,33 @@ async def rename_expunged(session_factory, customer_id, new_name):
         return customer
 
 
+async def rename_configure_factory(session_factory, customer_id, new_name):
+    session_factory.configure(expire_on_commit=False)
+    return await rename_original(session_factory, customer_id, new_name)
+
+
+async def rename_factory_kw(session_factory, customer_id, new_name):
+    session_factory.kw["expire_on_commit"] = False
+    return await rename_original(session_factory, customer_id, new_name)
+
+
+def test_after_commit_rejects_changing_the_callers_factory_and_the_next_check_is_unaffected():
+    fb = check("06-after-commit", rename_configure_factory)
+    failed_with(fb, "changed the caller's factory", "session_factory.configure(expire_on_commit=False)",
+                "session_factory(expire_on_commit=False)")
+    failed_with(check("06-after-commit", rename_factory_kw), "changed the caller's factory")
+    # the change reached no factory a later check uses: the unfixed function still fails
+    failed_with(check("06-after-commit", rename_original), "expire_on_commit=True")
+    assert check("06-after-commit", rename_fixed).passed
+
+
+def test_after_commit_says_what_was_not_committed_in_one_sentence():
+    fb = check("06-after-commit", rename_expunged)
+    failed_with(fb, "', and no UPDATE was sent.")
+    fb = check("06-after-commit", rename_flush_only)
+    failed_with(fb, "', and nothing was committed: a flush")
+
+
 def test_after_commit_passes_the_correct_answers():
     for fn in (rename_fixed, rename_refresh, rename_sync_session_setting, rename_begin_then_refresh):
         fb = check("06-after-commit", fn)
@@ -301,6 +331,41 @@ async def export_huge_batches(session, sink):
         sink(item.order_id, item.product_id, item.quantity * item.unit_price)
 
 
+async def export_collect_all(session, sink):
+    stmt = _lines().execution_options(yield_per=200)
+    items = [item async for item in await session.stream_scalars(stmt)]
+    for item in items:
+        sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+async def export_unit_price_only(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(item.order_id, item.product_id, item.unit_price)
+
+
+async def export_big_partitions(session, sink):
+    async for batch in (await session.stream_scalars(_lines().execution_options(yield_per=500))).partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+
+
+def test_stream_items_names_holding_every_object_not_yield_per():
+    fb = check("06-stream-items", export_collect_all)
+    failed_with(fb, "objects were in the session", "keeps references", "yield_per=200")
+    assert "too many" not in fb.message and "too large" not in fb.message, fb
+    failed_with(check("06-stream-items", export_huge_batches), "yield_per=5000 each batch builds 5000 objects", "too many")
+    assert check("06-stream-items", export_big_partitions).passed
+
+
+def test_stream_items_shows_a_line_that_differs():
+    fb = check("06-stream-items", export_unit_price_only)
+    failed_with(fb, "not expected")
+    m = re.search(r"expected (\(.*?\)), which your code did not pass, and your code passed (\(.*?\)), which", fb.message)
+    assert m, fb.message
+    assert m.group(1) != m.group(2)
+    assert m.group(1).startswith(m.group(2).split(", Decimal")[0])  # the same order line, another amount
+
+
 def test_stream_items_passes_the_correct_answers():
     for fn in (export_partitions, export_async_for, export_rows):
         fb = check("06-stream-items", fn)
@@ -363,6 +428,51 @@ async def record_no_commit(session, form):
     session.add(order)
     await session.flush()
     return order.id
+
+
+async def _insert_values_returning(session, **values):
+    stmt = insert(Order).values(status="pending", **values).returning(Order.id)
+    new_id = (await session.execute(stmt)).scalar_one()
+    await session.commit()
+    return new_id
+
+
+async def record_core_insert(session, form):
+    return await _insert_values_returning(session, customer_id=int(form["customer_id"]),
+                                          created_at=dt.datetime.fromisoformat(form["created_at"]))
+
+
+async def record_core_insert_params(session, form):
+    result = await session.execute(insert(Order).returning(Order.id),
+                                   [{"customer_id": int(form["customer_id"]), "status": "pending",
+                                     "created_at": dt.datetime.fromisoformat(form["created_at"])}])
+    new_id = result.scalar_one()
+    await session.commit()
+    return new_id
+
+
+async def record_core_insert_str_id(session, form):
+    return await _insert_values_returning(session, customer_id=form["customer_id"],
+                                          created_at=dt.datetime.fromisoformat(form["created_at"]))
+
+
+async def record_core_insert_naive(session, form):
+    created = dt.datetime.fromisoformat(form["created_at"]).replace(tzinfo=None)
+    result = await session.execute(insert(Order).returning(Order.id),
+                                   [{"customer_id": int(form["customer_id"]), "created_at": created}])
+    new_id = result.scalar_one()
+    await session.commit()
+    return new_id
+
+
+def test_strict_insert_accepts_a_core_insert_that_meets_every_requirement():
+    """The task asks for an inserted order, its values, a commit and the id: a Core
+    insert(Order)...returning(Order.id) meets all of it, and is judged on the same values."""
+    for fn in (record_core_insert, record_core_insert_params):
+        fb = check("06-strict-insert", fn)
+        assert fb.passed, (fn.__name__, str(fb))
+    failed_with(check("06-strict-insert", record_core_insert_str_id), "rejects a str", "int()")
+    failed_with(check("06-strict-insert", record_core_insert_naive), "naive datetime")
 
 
 def test_strict_insert_passes_the_correct_answers():

@@ -10,7 +10,9 @@ drives with ``run()`` and ends with ``close()``:
   limit the task is cancelled (which ends an ``await`` that never returns, an
   ``asyncio.sleep(3600)`` and, through the driver, a query in flight); a coroutine stuck
   in synchronous code (``while True: pass`` between two awaits) gets ``exc_type`` raised
-  inside it, as an asynchronous exception of its thread, repeatedly, until it stops.
+  inside it, as an asynchronous exception of its thread, repeatedly, until it stops; given
+  ``learner_frame``, the exception also raises itself again at every line of learner code
+  (``_persistent``), so that ``except BaseException`` around ``time.sleep()`` cannot keep it.
 * ``close()`` cancels every task still pending on the loop (those the answer spawned and
   left running), waits for them briefly, closes async generators and the loop, and
   reports what it had to stop.
@@ -29,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 _ASYNCIO_DIR = str(Path(asyncio.__file__).parent)
@@ -50,6 +53,43 @@ def _inject(thread: threading.Thread, exc_type: type[BaseException]) -> bool:
         return False
     done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
     return done == 1
+
+
+def _persistent(exc_type: type[BaseException], learner_frame: Callable[[FrameType], bool]) -> type[BaseException]:
+    """A subclass of ``exc_type`` that, when raised in a thread, keeps raising ``exc_type`` there
+    at every line of learner code until that code is left.
+
+    An exception injected into a thread is delivered while a C call such as ``time.sleep()``
+    returns, so a loop of ``try: time.sleep(...) except BaseException: pass`` catches every one.
+    But the exception is instantiated in that thread, so its ``__init__`` can install a trace
+    function there (``sys.settrace``, and ``f_trace`` on the learner's running frames): it raises
+    at the next line event in a learner frame, which is the first line of the except clause or a
+    line outside the ``try``, and from there the exception leaves the loop.  A trace function
+    that raises is removed by Python; the next injection installs it again."""
+
+    def tracer(frame: FrameType, event: str, _arg: Any):
+        if event == "call":
+            return tracer if learner_frame(frame) else None
+        if event == "line" and learner_frame(frame):
+            raise exc_type()
+        return tracer
+
+    class Persistent(exc_type):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            try:
+                sys.settrace(tracer)
+                frame = sys._getframe(1)
+                while frame is not None:
+                    if learner_frame(frame):
+                        frame.f_trace = tracer
+                    frame = frame.f_back
+            except Exception:  # never in the way of the exception itself
+                pass
+
+    Persistent.__name__ = exc_type.__name__
+    Persistent.__qualname__ = exc_type.__qualname__
+    return Persistent
 
 
 def _in_event_loop_machinery(thread: threading.Thread) -> bool:
@@ -92,11 +132,15 @@ class LoopThread:
         *,
         exc_type: type[BaseException] = StopAnswer,
         keep_stopping: Callable[[], bool] = lambda: True,
+        learner_frame: Callable[[FrameType], bool] | None = None,
     ) -> Any:
         """The coroutine's result, or its exception; ``LoopTimeout`` past ``timeout`` s.
 
         ``keep_stopping()`` says whether synchronous code found running at the limit may be
-        interrupted (a grader passes "is the learner's code running now?")."""
+        interrupted (a grader passes "is the learner's code running now?"); with
+        ``learner_frame(frame)``, the exception injected keeps being raised at every line of
+        learner code until it is left (see ``_persistent``: an ``except BaseException`` around
+        a blocking call cannot swallow it)."""
         if not self.alive:
             coro.close()
             raise RuntimeError("the event loop of this check is no longer running")
@@ -115,10 +159,13 @@ class LoopThread:
             pass
         # Past the limit: cancel the task (ends awaits), then interrupt synchronous code.
         self.loop.call_soon_threadsafe(future.cancel)
+        injected = exc_type if learner_frame is None else _persistent(exc_type, learner_frame)
         end = time.monotonic() + 3.0
         while not finished.wait(0.005) and time.monotonic() < end and self.thread.is_alive():
             if keep_stopping() and not _in_event_loop_machinery(self.thread):
-                _inject(self.thread, exc_type)
+                _inject(self.thread, injected)
+        if learner_frame is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(sys.settrace, None)  # the loop thread's tracer, if one was set
         if not finished.is_set():
             self.stuck = True
         raise LoopTimeout(f"stopped after {timeout:g} s")
@@ -129,6 +176,7 @@ class LoopThread:
         *,
         exc_type: type[BaseException] = StopAnswer,
         keep_stopping: Callable[[], bool] = lambda: False,
+        learner_frame: Callable[[FrameType], bool] | None = None,
     ) -> list[str]:
         """Stop everything still running on the loop; what had to be stopped, in words.
 
@@ -146,6 +194,7 @@ class LoopThread:
                 await self.loop.shutdown_asyncgens()
                 return len(pending)
 
+            injected = exc_type if learner_frame is None else _persistent(exc_type, learner_frame)
             try:
                 cancelling = asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop)
                 end = time.monotonic() + grace + 1
@@ -157,7 +206,7 @@ class LoopThread:
                         if time.monotonic() > end:
                             raise
                         if keep_stopping() and not _in_event_loop_machinery(self.thread):
-                            _inject(self.thread, exc_type)
+                            _inject(self.thread, injected)
                 if left:
                     notes.append(f"{left} task(s) your code started were still running and were cancelled")
             except (concurrent.futures.TimeoutError, Exception):

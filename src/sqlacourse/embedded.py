@@ -131,14 +131,19 @@ def data_parent() -> Path:
 
 
 def _spawn_watchdog(datadir: Path) -> None:
-    subprocess.Popen(
-        [sys.executable, "-m", "sqlacourse.embedded", "--watch", str(os.getpid()), str(datadir)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
+    """Start the watchdog, a process of its own session that outlives this one by design.
+    It is started with ``os.posix_spawn``, not ``subprocess.Popen``: a Popen object of a child
+    still running when it is collected warns "ResourceWarning: subprocess N is still running"
+    (shown under ``python -W default``), and this child is never waited for."""
+    argv = [sys.executable, "-m", "sqlacourse.embedded", "--watch", str(os.getpid()), str(datadir)]
+    if hasattr(os, "posix_spawn"):
+        devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+        # Python's own descriptors are not inheritable (PEP 446): only 0-2 reach the child.
+        os.posix_spawn(sys.executable, argv, os.environ, file_actions=devnull, setsid=True)
+        return
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, close_fds=True)
+    proc.returncode = 0  # never waited for (it outlives this process): no "still running" warning
 
 
 def start() -> str:

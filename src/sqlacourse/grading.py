@@ -26,7 +26,8 @@ The exercises and their graders are registered in ``registry.py``.
 * A ``check()`` called from inside an answer being checked is refused.
 * On PostgreSQL every connection of the grading database carries the check's
   tag as ``application_name``; engines the learner makes during the check get
-  it (and a ``statement_timeout``) from ``PGAPPNAME``/``PGOPTIONS``.  When the
+  it (and a ``statement_timeout``) from ``PGAPPNAME``/``PGOPTIONS`` (psycopg through
+  libpq; asyncpg, which ignores both, through a ``do_connect`` hook).  When the
   check ends, every server backend with that tag is terminated, so an open
   transaction kept in a thread or a stashed connection neither blocks dropping
   the grading schema nor keeps running on the server.
@@ -491,11 +492,48 @@ def terminate_tagged(server_url, tag: str) -> int:
         engine.dispose()
 
 
+_asyncpg_hook_installed = False
+
+
+def _asyncpg_reads_the_environment(dialect, _conn_rec, _cargs, cparams) -> None:
+    """What libpq does for psycopg, done for asyncpg (which ignores PGAPPNAME and PGOPTIONS):
+    while a check runs, an asyncpg connection that names no application_name (or no
+    statement_timeout) of its own gets the check's, so that the check's end finds and ends it."""
+    tag = os.environ.get("PGAPPNAME", "")
+    if getattr(dialect, "driver", None) != "asyncpg" or not tag.startswith("sqlacourse-check-"):
+        return
+    settings = dict(cparams.get("server_settings") or {})
+    settings.setdefault("application_name", tag)
+    timeout = re.search(r"-c\s*statement_timeout=(\d+)", os.environ.get("PGOPTIONS", ""))
+    if timeout:
+        settings.setdefault("statement_timeout", timeout.group(1))
+    cparams["server_settings"] = settings
+
+
+def _install_asyncpg_hook() -> None:
+    global _asyncpg_hook_installed
+    if _asyncpg_hook_installed:
+        return
+    with contextlib.suppress(Exception):
+        from sqlalchemy import event
+        from sqlalchemy.engine import Dialect
+
+        event.listen(Dialect, "do_connect", _asyncpg_reads_the_environment)
+        _asyncpg_hook_installed = True
+
+
+# Installed when the course is imported, not at the first check: ``python -m sqlacourse grade``
+# fingerprints SQLAlchemy's classes before learner code runs, and a listener added later would
+# read as a change to them (Dialect._has_events).
+_install_asyncpg_hook()
+
+
 @contextlib.contextmanager
 def _tagged_environment(g: Grading, limit: float) -> Iterator[None]:
     """During the check, engines the learner makes on PostgreSQL carry the check's tag and a
-    statement timeout (libpq reads PGAPPNAME and PGOPTIONS; the course's own engines set
-    their options explicitly)."""
+    statement timeout (libpq reads PGAPPNAME and PGOPTIONS; for asyncpg, which reads neither,
+    a ``do_connect`` hook adds them to ``server_settings``; the course's own engines set their
+    options explicitly)."""
     saved = {k: os.environ.get(k) for k in ("PGAPPNAME", "PGOPTIONS")}
     os.environ["PGAPPNAME"] = g.tag
     os.environ["PGOPTIONS"] = f"-c statement_timeout={int(limit * 1000) + 1000}"
@@ -766,13 +804,15 @@ def _run_async_grader(ex: Exercise, candidate: Any, g: Grading) -> Any:
         remaining = max(0.05, g._deadline_at - time.monotonic())
         try:
             return runner.run(coro, remaining, exc_type=CandidateTimeout,
-                              keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+                              keep_stopping=lambda: _learner_in_thread(g, runner.thread),
+                              learner_frame=lambda frame: g.is_learner(frame.f_code.co_filename))
         except LoopTimeout:
             g.expired = True
             raise CandidateTimeout() from None
     finally:
         try:
-            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread))
+            runner.close(exc_type=CandidateTimeout, keep_stopping=lambda: _learner_in_thread(g, runner.thread),
+                         learner_frame=lambda frame: g.is_learner(frame.f_code.co_filename))
             collect_leftovers()
         finally:
             logging.disable(logging_was)

@@ -1162,6 +1162,8 @@ REQUIREMENTS.update({
     "06-after-commit": {
         "readable after commit": ("column attributes readable without IO after the function returns",
                                   ["rename_customer: expire_on_commit=False -> True", "read the name after the commit"]),
+        "the caller's factory unchanged": ("does not rely on or change the caller's factory",
+                                           ["configure the caller's factory"]),
         "committed": ("the new name committed",
                       ["rename_customer: drop statement await session.commit()", "flush instead of commit",
                        "rename_customer: forget the await of session.commit()", "expunged before the change"]),
@@ -1190,7 +1192,8 @@ REQUIREMENTS.update({
                                        "export_lines.stmt: order_by reverse OrderItem.product_id",
                                        "export_lines.stmt: order_by moved into Python (sorted)"]),
         "streamed": ("streamed (stream_scalars or stream)", ["everything in memory with .all()", "scalars with yield_per"]),
-        "yield_per": ("with yield_per, at most a few hundred objects at a time", ["no yield_per", "yield_per 5000"]),
+        "yield_per": ("with yield_per, at most a few hundred objects at a time",
+                      ["no yield_per", "yield_per 5000", "every object kept in a list"]),
         "one statement, no commit": ("one statement, reads only",
                                      ["export_lines: commit in every loop iteration"]),
     },
@@ -1242,6 +1245,9 @@ TEXT_MUTANTS.update({
         ("refresh after commit, default factory", [
             ("session_factory(expire_on_commit=False)", "session_factory()"),
             ("        await session.commit()\n", "        await session.commit()\n        await session.refresh(customer)\n")]),
+        ("configure the caller's factory", [
+            ("    async with session_factory(expire_on_commit=False) as session:",
+             "    session_factory.configure(expire_on_commit=False)\n    async with session_factory() as session:")]),
         ("expire_on_commit set on the sync session", [
             ("session_factory(expire_on_commit=False) as session:",
              "session_factory() as session:\n        session.sync_session.expire_on_commit = False")]),
@@ -1271,6 +1277,9 @@ TEXT_MUTANTS.update({
             ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n"
              "            sink(", "    for item in (await session.scalars(stmt)).all():\n        if True:\n            sink(")]),
         ("yield_per 5000", "yield_per=200", "yield_per=5000"),
+        ("every object kept in a list", [
+            ("    async for batch in (await session.stream_scalars(stmt)).partitions():\n        for item in batch:\n",
+             "    kept = [item async for item in await session.stream_scalars(stmt)]\n    for item in kept:\n        if True:\n")]),
         ("yield_per 50", "yield_per=200", "yield_per=50"),
         ("amount as float", "item.quantity * item.unit_price)", "float(item.quantity * item.unit_price))"),
         ("unit_price only", "item.quantity * item.unit_price)", "item.unit_price)"),
@@ -1288,6 +1297,10 @@ TEXT_MUTANTS.update({
         ("converted to UTC", 'dt.datetime.fromisoformat(form["created_at"])',
          'dt.datetime.fromisoformat(form["created_at"]).astimezone(dt.timezone.utc)'),
         ("status paid", 'status="pending"', 'status="paid"'),
+        ("a Core insert with RETURNING", [
+            ("    order = Order(", "    order = dict("),
+            ("    session.add(order)\n", "    new_id = (await session.execute(__import__(\"sqlalchemy\").insert(Order).values(**order).returning(Order.id))).scalar_one()\n"),
+            ("    return order.id", "    return new_id")]),
         ("status left to the default", ' status="pending",', ""),
         ("return the customer id", "    return order.id", "    return order.customer_id"),
         ("two orders", "    session.add(order)\n", "    session.add(order)\n    session.add(Order(customer_id=order.customer_id, "
@@ -1323,6 +1336,8 @@ EQUIVALENT.update({
             "a second commit with nothing pending sends nothing (the session has no transaction)",
         ("converted to UTC",): "the same instant, aware (08:30 UTC is 09:30+01:00)",
         ("status left to the default",): "orders.status defaults to 'pending' (the column's default)",
+        ("a Core insert with RETURNING",): "the task asks for an inserted order, not an ORM object: "
+                                           "insert(Order).values(...).returning(Order.id) meets every requirement",
     },
 })
 
@@ -1332,12 +1347,14 @@ CAUSES.update({
                         "customers_with_orders.stmt: selectinload(Customer.orders) -> joinedload": ".unique()",
                         "customers_with_orders.stmt: selectinload(Customer.orders) -> subqueryload": "subqueryload"},
     "06-after-commit": {"rename_customer: expire_on_commit=False -> True": "expire_on_commit=True",
+                        "configure the caller's factory": "changed the caller's factory",
                         "read the name after the commit": _L06_LAZY, "flush instead of commit": "nothing was committed"},
     "06-concurrent-counts": {"gather over one session": "several tasks", "no semaphore": "at most 5",
                              "sequential over one session": "session"},
     "06-stream-items": {"no yield_per": "yield_per", "everything in memory with .all()": "not streamed",
                         "scalars with yield_per": "stream_scalars",
-                        "amount as float": "Decimal"},
+                        "amount as float": "Decimal", "every object kept in a list": "keeps references",
+                        "yield_per 5000": "too many"},
     "06-strict-insert": {"str customer id": "rejects a str", "naive created_at": "naive",
                          "offset replaced by UTC": "not the form's instant"},
 })

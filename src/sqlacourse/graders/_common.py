@@ -58,6 +58,18 @@ def plain(value: Any, _depth: int = 0) -> Any:
     return value
 
 
+def instances_of(items: list[Any], cls: type, what: str) -> list[Any]:
+    """``items`` if every one is a ``cls``; else a Fail naming the first other type (rows
+    from ``execute()`` are recognised, and the fix said)."""
+    for item in items:
+        if not isinstance(item, cls):
+            extra = (" These look like rows: session.scalars(...) returns the objects themselves."
+                     if hasattr(item, "_mapping") else "")
+            raise Fail(f"The function should return {cls.__name__} objects ({what}); one element is "
+                       f"{type(item).__name__}.{extra}")
+    return items
+
+
 def run_recorded(
     g: Grading, fn: Any, engine, *args: Any, **kwargs: Any
 ) -> tuple[Any, QueryRecorder, LearnerError | None]:

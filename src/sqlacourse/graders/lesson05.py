@@ -18,7 +18,7 @@ from ..grading import Grading, LearnerError
 from ..recorder import QueryRecorder
 from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem, Product
-from ._common import plain, recorded_session, sql_listing
+from ._common import instances_of, plain, recorded_session, sql_listing
 
 LESSON = "05-loading"
 
@@ -53,14 +53,7 @@ def _objects(g: Grading, result: Any, cls: type, what: str, loader: str = "joine
     if result is None or isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
         raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), "
                    f"and it returned {type(result).__name__}.")
-    items = list(result)
-    for item in items:
-        if not isinstance(item, cls):
-            extra = (" These look like rows: session.scalars(...) returns the objects themselves."
-                     if hasattr(item, "_mapping") else "")
-            raise Fail(f"The function should return {cls.__name__} objects ({what}); "
-                       f"one element is {type(item).__name__}.{extra}")
-    return items
+    return instances_of(list(result), cls, what)
 
 
 def _read(rec: QueryRecorder, what: str, fn: Any) -> Any:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import re
+from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,12 +29,30 @@ from ..grading import Grading, LearnerError
 from ..recorder import record_queries
 from ..registry import Fail, exercise
 from ..shop import Customer, Order, OrderItem
-from ._common import safe_repr, sql_listing
+from ._common import instances_of, safe_repr, sql_listing
 
 LESSON = "06-async"
 
 LAZY = ("was read without being loaded: a lazy load, which is IO, and async code cannot do IO "
         "when an attribute is read (SQLAlchemy raises MissingGreenlet).")
+
+
+def _async_exercise(exercise_id: str, *, read: Callable[[Any], Any], title: str, hints: list[str]):
+    """Register an ``async def`` grader of this lesson; it is called as
+    ``grader(candidate, g, fresh, *facts)``: ``fresh`` is the check's fresh database with an
+    AsyncEngine on it (``g.async_database()``), open for the whole grading, and ``facts`` the
+    tuple ``read(conn)`` found in it (on a sync connection closed before the answer runs)."""
+    def register(grader):
+        @functools.wraps(grader)
+        async def run(candidate, g: Grading) -> str:
+            async with g.async_database() as fresh:
+                with fresh.engine.connect() as conn:
+                    facts = read(conn)
+                return await grader(candidate, g, fresh, *facts)
+
+        return exercise(exercise_id, lesson=LESSON, title=title, expects="async function", hints=hints)(run)
+
+    return register
 
 
 def _is_lazy_load(exc: LearnerError) -> bool:
@@ -76,22 +97,26 @@ def _objects(result: Any, cls: type, what: str) -> list[Any]:
                 if hasattr(result, "all") else "")
         raise Fail(f"The function should return a list of {cls.__name__} objects ({what}), and it "
                    f"returned {type(result).__name__}.{hint}")
-    items = list(result)
-    for item in items:
-        if not isinstance(item, cls):
-            extra = (" These look like rows: session.scalars(...) returns the objects themselves."
-                     if hasattr(item, "_mapping") else "")
-            raise Fail(f"The function should return {cls.__name__} objects ({what}); one element is "
-                       f"{type(item).__name__}.{extra}")
-    return items
+    return instances_of(list(result), cls, what)
 
 
 # --------------------------------------------------------------------------
-@exercise(
+def _country_and_orders(conn) -> tuple[str, list[int], dict[int, list[int]]]:
+    """The country with the most customers, their ids, and each one's order ids."""
+    country = conn.execute(select(Customer.country).group_by(Customer.country)
+                           .order_by(func.count().desc(), Customer.country).limit(1)).scalar_one()
+    ids = list(conn.scalars(select(Customer.id).where(Customer.country == country).order_by(Customer.id)))
+    expected: dict[int, list[int]] = {cid: [] for cid in ids}
+    for cid, oid in conn.execute(select(Order.customer_id, Order.id)
+                                 .where(Order.customer_id.in_(ids)).order_by(Order.id)):
+        expected[cid].append(oid)
+    return country, ids, expected
+
+
+@_async_exercise(
     "06-orders-no-io",
-    lesson=LESSON,
+    read=_country_and_orders,
     title="Customers with their orders, no implicit IO",
-    expects="async function",
     hints=[
         "In async code, reading customer.orders after the query is a lazy load, which fails. The "
         "orders must be loaded by the query itself: a loader option, as in lesson 05.",
@@ -101,23 +126,14 @@ def _objects(result: Any, cls: type, what: str) -> list[Any]:
         ".options(selectinload(Customer.orders)). joinedload also works, with .unique() before .all().",
     ],
 )
-async def grade_orders_no_io(candidate, g: Grading) -> str:
-    async with g.async_database() as fresh:
-        with fresh.engine.connect() as conn:
-            country = conn.execute(select(Customer.country).group_by(Customer.country)
-                                   .order_by(func.count().desc(), Customer.country).limit(1)).scalar_one()
-            ids = list(conn.scalars(select(Customer.id).where(Customer.country == country)
-                                    .order_by(Customer.id)))
-            expected: dict[int, list[int]] = {cid: [] for cid in ids}
-            for cid, oid in conn.execute(select(Order.customer_id, Order.id)
-                                         .where(Order.customer_id.in_(ids)).order_by(Order.id)):
-                expected[cid].append(oid)
-        factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
-        with record_queries(fresh.async_engine) as rec:
-            async with factory() as session:
-                result = await _acall(g, candidate, session, country, what="customer.orders")
-                customers = _objects(result, Customer, f"the customers of {country}")
-                unloaded = [c for c in customers if "orders" in inspect(c).unloaded]
+async def grade_orders_no_io(candidate, g: Grading, fresh: Any, country: str, ids: list[int],
+                             expected: dict[int, list[int]]) -> str:
+    factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
+    with record_queries(fresh.async_engine) as rec:
+        async with factory() as session:
+            result = await _acall(g, candidate, session, country, what="customer.orders")
+            customers = _objects(result, Customer, f"the customers of {country}")
+            unloaded = [c for c in customers if "orders" in inspect(c).unloaded]
     sql = sql_listing(rec)
     if unloaded:
         raise Fail(f"customer.orders is not loaded ({len(unloaded)} of {len(customers)} customers): reading "
@@ -125,9 +141,11 @@ async def grade_orders_no_io(candidate, g: Grading) -> str:
                    "Load it in the query (a loader option: selectinload(Customer.orders)).", sql=sql)
     got_ids = [c.id for c in customers]
     if sorted(got_ids) != ids:
-        raise Fail(f"Expected the {len(ids)} customers whose country is {country!r}, the function returned "
-                   f"{len(got_ids)} customers ({len(set(got_ids) - set(ids))} of another country or "
-                   "repeated). Filter in the query: .where(Customer.country == country).", sql=sql)
+        other = len(got_ids) - sum(1 for i in set(got_ids) if i in ids)
+        missing = len(set(ids) - set(got_ids))
+        raise Fail(f"Expected the {len(ids)} customers whose country is {country!r}, and the function returned "
+                   f"{len(got_ids)} customers ({other} of another country or repeated, {missing} missing). "
+                   "Filter in the query: .where(Customer.country == country).", sql=sql)
     if got_ids != ids:
         raise Fail("The customers are right but not sorted by id: add .order_by(Customer.id).", sql=sql)
     first = rec.selects[0] if rec.selects else None
@@ -161,15 +179,62 @@ async def grade_orders_no_io(candidate, g: Grading) -> str:
             "no lazy load.")
 
 
+class _CallersFactory:
+    """The caller's ``async_sessionmaker`` as the answer sees it.  Sessions come from the real
+    factory (a fresh one for each check) and are counted; ``configure()`` and changes to ``.kw``
+    are recorded and, unless ``apply``, not passed on: an answer cannot change the factory the
+    grader judges it with, and the grader can name the change."""
+
+    def __init__(self, real: async_sessionmaker, *, apply: bool = True) -> None:
+        self._real = real
+        self._apply = apply
+        self._given = dict(real.kw)
+        self.kw = dict(real.kw)
+        self.class_ = real.class_
+        self.calls = 0
+        self.configured: list[dict[str, Any]] = []
+
+    def __call__(self, **local_kw: Any):
+        self.calls += 1
+        return self._real(**local_kw)
+
+    def begin(self):
+        self.calls += 1
+        return self._real.begin()
+
+    def configure(self, **new_kw: Any) -> None:
+        self.configured.append(dict(new_kw))
+        self.kw.update(new_kw)
+        if self._apply:
+            self._real.configure(**new_kw)
+
+    def change(self) -> str | None:
+        """How the answer changed the factory, in code; None if it did not."""
+        if self.configured:
+            args = ", ".join(f"{k}={safe_repr(v)}" for k, v in self.configured[0].items())
+            return f"session_factory.configure({args})"
+        if self.kw != self._given:
+            return "session_factory.kw[...] = ..."
+        return None
+
+    def __repr__(self) -> str:
+        return repr(self._real)
+
+
 # --------------------------------------------------------------------------
 COLUMNS = ("id", "name", "email", "country", "created_at")
 
 
-@exercise(
+def _a_customer_and_all_names(conn) -> tuple[int, str, dict[int, str]]:
+    customer_id, old_name = conn.execute(
+        select(Customer.id, Customer.name).order_by(Customer.id).offset(6).limit(1)).one()
+    return customer_id, old_name, dict(conn.execute(select(Customer.id, Customer.name)).all())
+
+
+@_async_exercise(
     "06-after-commit",
-    lesson=LESSON,
+    read=_a_customer_and_all_names,
     title="Fix a function that fails after commit",
-    expects="async function",
     hints=[
         "By default a session expires every object when it commits: the next read of customer.name "
         "would load it again, a lazy load, which async code cannot do after the session is gone.",
@@ -179,39 +244,43 @@ COLUMNS = ("id", "name", "email", "country", "created_at")
         "return customer. (Or await session.refresh(customer) after the commit.)",
     ],
 )
-async def grade_after_commit(candidate, g: Grading) -> str:
-    async with g.async_database() as fresh:
-        with fresh.engine.connect() as conn:
-            customer_id, old_name = conn.execute(
-                select(Customer.id, Customer.name).order_by(Customer.id).offset(6).limit(1)).one()
-            before = dict(conn.execute(select(Customer.id, Customer.name)).all())
-        new_name = old_name + " (renamed)"
-        factory = async_sessionmaker(fresh.async_engine)  # the default: expire_on_commit=True
-        with record_queries(fresh.async_engine) as rec:
-            obj = await _acall(g, candidate, factory, customer_id, new_name, what="An attribute of the customer")
-        sql = sql_listing(rec)
-        if not isinstance(obj, Customer):
-            raise Fail(f"The function should return the Customer, and it returned {safe_repr(obj)}.", sql=sql)
-        state = inspect(obj)
-        stale = [c for c in COLUMNS if c in state.expired_attributes or c in state.unloaded]
-        if stale:
-            raise Fail(f"The returned customer's {', '.join(stale)} cannot be read without IO: the session "
-                       "expired the object when it committed (expire_on_commit=True), so reading them "
-                       "would be a lazy load, which fails once the session is gone. Use a session made "
-                       "with expire_on_commit=False (or refresh the object after the commit).", sql=sql)
-        with fresh.engine.connect() as conn:
-            after = dict(conn.execute(select(Customer.id, Customer.name)).all())
+async def grade_after_commit(candidate, g: Grading, fresh: Any, customer_id: int, old_name: str,
+                             before: dict[int, str]) -> str:
+    new_name = old_name + " (renamed)"
+    # the default (expire_on_commit=True), and the answer cannot change it
+    factory = _CallersFactory(async_sessionmaker(fresh.async_engine), apply=False)
+    with record_queries(fresh.async_engine) as rec:
+        obj = await _acall(g, candidate, factory, customer_id, new_name, what="An attribute of the customer")
+    sql = sql_listing(rec)
+    change = factory.change()
+    if change:
+        raise Fail(f"Your code changed the caller's factory ({change}). That changes every session the "
+                   "factory makes from then on, elsewhere in the program too, and the task says not to "
+                   "rely on or change it. Override the setting for your own session only: "
+                   "session_factory(expire_on_commit=False).", sql=sql)
+    if not isinstance(obj, Customer):
+        raise Fail(f"The function should return the Customer, and it returned {safe_repr(obj)}.", sql=sql)
+    state = inspect(obj)
+    stale = [c for c in COLUMNS if c in state.expired_attributes or c in state.unloaded]
+    if stale:
+        raise Fail(f"The returned customer's {', '.join(stale)} cannot be read without IO: the session "
+                   "expired the object when it committed (expire_on_commit=True), so reading them "
+                   "would be a lazy load, which fails once the session is gone. Use a session made "
+                   "with expire_on_commit=False (or refresh the object after the commit).", sql=sql)
+    with fresh.engine.connect() as conn:
+        after = dict(conn.execute(select(Customer.id, Customer.name)).all())
     if obj.id != customer_id or obj.name != new_name:
         raise Fail(f"Expected customer {customer_id} named {new_name!r}, the function returned customer "
                    f"{obj.id} named {obj.name!r}.", sql=sql)
     if after[customer_id] != new_name:
-        why = ("and nothing was committed: a flush sends the UPDATE, but the session rolls it back "
-               "when it closes" if rec.kinds.get("UPDATE") else "and no UPDATE was sent")
-        raise Fail(f"The returned object has the new name, but the database still has {after[customer_id]!r}: "
-                   f"{why}. The new name must be committed (await session.commit()).", sql=sql)
+        why = ("nothing was committed: a flush sends the UPDATE, but the session rolls it back when it "
+               "closes" if rec.kinds.get("UPDATE") else "no UPDATE was sent")
+        raise Fail(f"The returned object has the new name, but the database still has {after[customer_id]!r}, "
+                   f"and {why}. The new name must be committed (await session.commit()).", sql=sql)
     changed = sorted(k for k in before if k != customer_id and after[k] != before[k])
     if changed:
-        raise Fail(f"Other customers were renamed too ({len(changed)}, e.g. {changed[0]}).", sql=sql)
+        raise Fail(f"Other customers were renamed too: {len(changed)}, e.g. customer {changed[0]}. Change only "
+                   "the customer with the given id.", sql=sql)
     updates = rec.kinds.get("UPDATE", 0)
     if updates != 1 or rec.commits != 1:
         raise Fail(f"One UPDATE and one commit expected; your code sent {updates} UPDATE(s) and "
@@ -226,27 +295,15 @@ SHARED = ("one AsyncSession was used by several tasks at once, which it does not
 LIMIT = 5
 
 
-class _CountingFactory:
-    """Wraps the real async_sessionmaker and counts the sessions made."""
-
-    def __init__(self, real: async_sessionmaker) -> None:
-        self.real = real
-        self.calls = 0
-
-    def __call__(self, **kwargs: Any):
-        self.calls += 1
-        return self.real(**kwargs)
-
-    def begin(self):
-        self.calls += 1
-        return self.real.begin()
+def _order_counts(conn) -> tuple[dict[int, int]]:
+    return (dict(conn.execute(select(Customer.id, func.count(Order.id)).outerjoin(Customer.orders)
+                             .group_by(Customer.id).order_by(Customer.id)).all()),)
 
 
-@exercise(
+@_async_exercise(
     "06-concurrent-counts",
-    lesson=LESSON,
+    read=_order_counts,
     title="Independent queries concurrently, one session per task",
-    expects="async function",
     hints=[
         "An AsyncSession must not be used by two tasks at once: each task makes its own with "
         "`async with session_factory() as session:`.",
@@ -257,44 +314,40 @@ class _CountingFactory:
         "then dict(await asyncio.gather(...)).",
     ],
 )
-async def grade_concurrent_counts(candidate, g: Grading) -> str:
-    async with g.async_database() as fresh:
-        with fresh.engine.connect() as conn:
-            counts = dict(conn.execute(select(Customer.id, func.count(Order.id)).outerjoin(Customer.orders)
-                                       .group_by(Customer.id).order_by(Customer.id)).all())
-        with_orders = [c for c, n in counts.items() if n][:15]
-        without = [c for c, n in counts.items() if not n][:5]
-        ids = sorted(with_orders + without)
-        ids = ids[::2] + ids[1::2]  # not sorted: the answer must not rely on the order
-        expected = {c: counts[c] for c in ids}
-        engine = fresh.async_engine
-        inflight = [0, 0]  # now, peak
+async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dict[int, int]) -> str:
+    with_orders = [c for c, n in counts.items() if n][:15]
+    without = [c for c, n in counts.items() if not n][:5]
+    ids = sorted(with_orders + without)
+    ids = ids[::2] + ids[1::2]  # not sorted: the answer must not rely on the order
+    expected = {c: counts[c] for c in ids}
+    engine = fresh.async_engine
+    inflight = [0, 0]  # now, peak
 
-        def before(conn, cursor, statement, parameters, context, executemany):
-            inflight[0] += 1
-            inflight[1] = max(inflight[1], inflight[0])
-            # a round trip that takes time, so that statements running at once overlap
-            conn.connection.dbapi_connection.run_async(lambda _c: asyncio.sleep(0.02))
+    def before(conn, cursor, statement, parameters, context, executemany):
+        inflight[0] += 1
+        inflight[1] = max(inflight[1], inflight[0])
+        # a round trip that takes time, so that statements running at once overlap
+        conn.connection.dbapi_connection.run_async(lambda _c: asyncio.sleep(0.02))
 
-        def after(conn, cursor, statement, parameters, context, executemany):
-            inflight[0] -= 1
+    def after(conn, cursor, statement, parameters, context, executemany):
+        inflight[0] -= 1
 
-        def failed(context):
-            inflight[0] -= 1
+    def failed(context):
+        inflight[0] -= 1
 
-        event.listen(engine.sync_engine, "before_cursor_execute", before)
-        event.listen(engine.sync_engine, "after_cursor_execute", after)
-        event.listen(engine.sync_engine, "handle_error", failed)
-        factory = _CountingFactory(async_sessionmaker(engine, expire_on_commit=False))
-        with record_queries(engine) as rec:
-            try:
-                result = await _acall(g, candidate, factory, list(ids))
-            except LearnerError as exc:
-                text = f"{exc.message}\n{exc.details}"
-                if any(k in text for k in ("IllegalStateChangeError", "concurrent operations are not permitted",
-                                           "another operation is in progress", "isce")):
-                    raise Fail(f"Your code raised an error because {SHARED}", _frames_only(exc.details)) from None
-                raise
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
+    event.listen(engine.sync_engine, "handle_error", failed)
+    factory = _CallersFactory(async_sessionmaker(engine, expire_on_commit=False))
+    with record_queries(engine) as rec:
+        try:
+            result = await _acall(g, candidate, factory, list(ids))
+        except LearnerError as exc:
+            text = f"{exc.message}\n{exc.details}"
+            if any(k in text for k in ("IllegalStateChangeError", "concurrent operations are not permitted",
+                                       "another operation is in progress", "isce")):
+                raise Fail(f"Your code raised an error because {SHARED}", _frames_only(exc.details)) from None
+            raise
     sql = sql_listing(rec)
     if not isinstance(result, dict):
         raise Fail(f"The function should return a dict {{customer_id: number of orders}}, and it returned "
@@ -304,8 +357,9 @@ async def grade_concurrent_counts(candidate, g: Grading) -> str:
         extra = sorted(set(result) - set(ids), key=repr)
         if wrong:
             c = wrong[0]
+            got = f"got {safe_repr(result[c])}" if c in result else "the dict has no entry for it"
             raise Fail(f"Wrong counts for {len(wrong)} of the {len(ids)} ids, e.g. customer {c}: expected "
-                       f"{expected[c]}, got {safe_repr(result.get(c))}.", sql=sql)
+                       f"{expected[c]}, {got}.", sql=sql)
         raise Fail(f"The dict has keys that were not asked for: {safe_repr(extra)}.", sql=sql)
     if factory.calls < len(ids):
         raise Fail(f"{len(ids)} ids, and your code made {factory.calls} session(s): one session per task is "
@@ -324,11 +378,16 @@ async def grade_concurrent_counts(candidate, g: Grading) -> str:
 MAX_OBJECTS = 1000
 
 
-@exercise(
+def _export_lines(conn) -> tuple[list[tuple[int, int, Decimal]]]:
+    return ([(o, p, q * u) for o, p, q, u in conn.execute(
+        select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
+        .order_by(OrderItem.order_id, OrderItem.product_id))],)
+
+
+@_async_exercise(
     "06-stream-items",
-    lesson=LESSON,
+    read=_export_lines,
     title="Stream a large result without loading it whole",
-    expects="async function",
     hints=[
         "(await session.scalars(stmt)).all() loads every row into memory. await session.stream_scalars(stmt) "
         "returns an async result you iterate with `async for`.",
@@ -339,36 +398,43 @@ MAX_OBJECTS = 1000
         "sink(item.order_id, item.product_id, item.quantity * item.unit_price).",
     ],
 )
-async def grade_stream_items(candidate, g: Grading) -> str:
-    async with g.async_database() as fresh:
-        with fresh.engine.connect() as conn:
-            expected = [(o, p, q * u) for o, p, q, u in conn.execute(
-                select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.unit_price)
-                .order_by(OrderItem.order_id, OrderItem.product_id))]
-        engine = fresh.async_engine
-        options: list[dict] = []
+async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[tuple]) -> str:
+    engine = fresh.async_engine
+    options: list[dict] = []
 
-        def before(conn, cursor, statement, parameters, context, executemany):
-            options.append(dict(context.execution_options) if context is not None else {})
+    def before(conn, cursor, statement, parameters, context, executemany):
+        options.append(dict(context.execution_options) if context is not None else {})
 
-        event.listen(engine.sync_engine, "before_cursor_execute", before)
-        factory = async_sessionmaker(engine, expire_on_commit=False)
-        got: list[tuple] = []
-        peak = [0]
-        with record_queries(engine) as rec:
-            async with factory() as session:
-                def sink(*args: Any) -> None:
-                    got.append(args)
-                    peak[0] = max(peak[0], len(session.identity_map))
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    got: list[tuple] = []
+    peak = [0]
+    with record_queries(engine) as rec:
+        async with factory() as session:
+            def sink(*args: Any) -> None:
+                got.append(args)
+                peak[0] = max(peak[0], len(session.identity_map))
 
-                await _acall(g, candidate, session, sink)
+            await _acall(g, candidate, session, sink)
     sql = sql_listing(rec)
     if [len(a) for a in got[:1]] not in ([], [3]):
         raise Fail(f"sink() takes 3 arguments (order_id, product_id, amount); your code passed {len(got[0])}.")
-    if sorted(got, key=repr) != sorted(expected, key=repr) or len(got) != len(expected):
+    shown_got = [safe_repr(a) for a in got]
+    shown_expected = [safe_repr(a) for a in expected]
+    if Counter(shown_got) != Counter(shown_expected):
+        missing = Counter(shown_expected) - Counter(shown_got)
+        extra = Counter(shown_got) - Counter(shown_expected)
+        first_missing = next((a for a in shown_expected if a in missing), None)
+        first_extra = next((a for a in shown_got if a in extra), None)
+        example = ", ".join(
+            part for part in (
+                f"e.g. expected {first_missing}, which your code did not pass" if first_missing else "",
+                f"{'and your code' if first_missing else 'e.g. your code'} passed {first_extra}, which was not "
+                "expected"
+                if first_extra else "") if part)
         raise Fail(f"Expected {len(expected)} calls of sink() with (order_id, product_id, quantity * "
-                   f"unit_price), got {len(got)}; the first expected {safe_repr(expected[0])}, the first "
-                   f"received {safe_repr(got[0]) if got else 'none'}.", sql=sql)
+                   f"unit_price), got {len(got)}, {sum(extra.values())} of them not expected; {example}.",
+                   sql=sql)
     if got != expected:
         raise Fail("The lines are right but not in order of order_id, then product_id.", sql=sql)
     if not all(type(a) is Decimal for _, _, a in got):
@@ -394,8 +460,17 @@ async def grade_stream_items(candidate, g: Grading) -> str:
                    "whole result before giving you the first object. Add "
                    ".execution_options(yield_per=200) to the statement.", sql=sql)
     if peak[0] > MAX_OBJECTS:
+        per = opts.get("yield_per")
+        if isinstance(per, int) and per > MAX_OBJECTS // 2:
+            why = (f"With yield_per={per} each batch builds {per} objects, too many; a few hundred "
+                   "(yield_per=200) keep memory small")
+        else:
+            why = (f"Each batch holds only {per} objects (yield_per={per}), so your code keeps references "
+                   "to the objects it has seen (a list it appends to, a comprehension over the whole "
+                   "stream) and they stay in memory. Pass each object on to sink() as it arrives and keep "
+                   "no reference to it")
         raise Fail(f"Up to {peak[0]} objects were in the session at once; a streamed export should hold at "
-                   f"most a few hundred (yield_per={opts.get('yield_per')} is too large).", sql=sql)
+                   f"most a few hundred. {why}.", sql=sql)
     return (f"{len(got)} lines streamed in 1 statement (yield_per={opts['yield_per']}), at most "
             f"{peak[0]} objects in the session at a time.")
 
@@ -405,11 +480,15 @@ FORM_TIME = "2026-03-01T09:30:00+01:00"
 WANT_TIME = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
 
 
-@exercise(
+def _a_customer_and_order_ids(conn) -> tuple[int, set[int]]:
+    return (conn.scalar(select(Customer.id).order_by(Customer.id).offset(41).limit(1)),
+            set(conn.scalars(select(Order.id))))
+
+
+@_async_exercise(
     "06-strict-insert",
-    lesson=LESSON,
+    read=_a_customer_and_order_ids,
     title="Form data into the database, on aiosqlite and asyncpg",
-    expects="async function",
     hints=[
         "The form's values are strings. aiosqlite stores '42' in an Integer column without a word; "
         "asyncpg (PostgreSQL) refuses it. Convert each value to the column's Python type.",
@@ -419,39 +498,51 @@ WANT_TIME = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
         "session.add(order); await session.commit(); return order.id.",
     ],
 )
-async def grade_strict_insert(candidate, g: Grading) -> str:
-    async with g.async_database() as fresh:
-        with fresh.engine.connect() as conn:
-            customer_id = conn.scalar(select(Customer.id).order_by(Customer.id).offset(41).limit(1))
-            before_ids = set(conn.scalars(select(Order.id)))
-        form = {"customer_id": str(customer_id), "created_at": FORM_TIME}
-        factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
-        seen: list[Order] = []
-        problems: list[str] = []
+async def grade_strict_insert(candidate, g: Grading, fresh: Any, customer_id: int, before_ids: set[int]) -> str:
+    form = {"customer_id": str(customer_id), "created_at": FORM_TIME}
+    factory = async_sessionmaker(fresh.async_engine, expire_on_commit=False)
+    seen: list[Any] = []  # the new orders: ORM objects, or the values of a Core insert
+    problems: list[str] = []
 
-        def before_flush(session, flush_context, instances):
-            for obj in session.new:
-                if isinstance(obj, Order):
-                    seen.append(obj)
-                    problems.extend(_order_problems(obj))
+    def before_flush(session, flush_context, instances):
+        for obj in session.new:
+            if isinstance(obj, Order):
+                seen.append(obj)
+                customer = obj.__dict__.get("customer")  # set through the relationship
+                problems.extend(_order_problems(obj.customer_id, customer, obj.created_at))
 
-        with record_queries(fresh.async_engine) as rec:
-            async with factory() as session:
-                event.listen(session.sync_session, "before_flush", before_flush)
-                try:
-                    result = await _acall(g, candidate, session, dict(form))
-                except (LearnerError, Fail):
-                    if problems:  # asyncpg refused what aiosqlite would have stored: the same sentence
-                        raise Fail(problems[0], sql=sql_listing(rec)) from None
-                    raise
-        sql = sql_listing(rec)
-        if problems:
-            raise Fail(problems[0], sql=sql)
-        with fresh.engine.connect() as conn:
-            new = conn.execute(select(Order.id, Order.customer_id, Order.status)
-                               .where(Order.id.not_in(before_ids))).all()
+    def before_execute(conn, clause, multiparams, params, execution_options):
+        # insert(Order).values(...) or session.execute(insert(Order), {...}): the values as given
+        # (a flush's own INSERT is judged on its objects, in before_flush)
+        if (getattr(clause, "is_insert", False) and getattr(getattr(clause, "table", None), "name", None) == Order.__tablename__
+                and not session.sync_session._flushing):
+            try:
+                given = {k: v for k, v in clause.compile().params.items() if v is not None}
+            except Exception:  # a statement that does not compile fails when it runs: the learner's error
+                return
+            for row in multiparams or [params or {}]:
+                values = {**given, **(row if isinstance(row, dict) else {})}
+                seen.append(values)
+                problems.extend(_order_problems(values.get("customer_id"), None, values.get("created_at")))
+
+    with record_queries(fresh.async_engine) as rec:
+        async with factory() as session:
+            event.listen(session.sync_session, "before_flush", before_flush)
+            event.listen(fresh.async_engine.sync_engine, "before_execute", before_execute)
+            try:
+                result = await _acall(g, candidate, session, dict(form))
+            except (LearnerError, Fail):
+                if problems:  # asyncpg refused what aiosqlite would have stored: the same sentence
+                    raise Fail(problems[0], sql=sql_listing(rec)) from None
+                raise
+    sql = sql_listing(rec)
+    if problems:
+        raise Fail(problems[0], sql=sql)
+    with fresh.engine.connect() as conn:
+        new = conn.execute(select(Order.id, Order.customer_id, Order.status)
+                           .where(Order.id.not_in(before_ids))).all()
     if not seen:
-        raise Fail("No Order was added to the session: create one and session.add() it.", sql=sql)
+        raise Fail("No order was inserted: create an Order and session.add() it.", sql=sql)
     if len(new) != 1:
         raise Fail(f"One new order expected in the database (committed), found {len(new)}: "
                    + ("commit it with await session.commit()." if not new else "insert exactly one."), sql=sql)
@@ -469,10 +560,10 @@ async def grade_strict_insert(candidate, g: Grading) -> str:
     return f"order {oid} inserted with an int customer id and an aware created_at ({WANT_TIME:%H:%M} UTC)."
 
 
-def _order_problems(order: Order) -> list[str]:
+def _order_problems(cid: Any, customer: Any, when: Any) -> list[str]:
+    """What asyncpg would refuse, or what would be stored wrong, in a new order's values
+    (``customer``: a Customer set through the relationship, whose id the flush copies)."""
     out = []
-    cid = order.customer_id
-    customer = order.__dict__.get("customer")  # set through the relationship: the flush copies its id
     if cid is None and customer is not None:
         cid = customer.__dict__.get("id")
     if cid is None:
@@ -482,7 +573,6 @@ def _order_problems(order: Order) -> list[str]:
         out.append(f"customer_id is a {type(cid).__name__} ({safe_repr(cid)}): asyncpg (PostgreSQL) rejects "
                    f"a {type(cid).__name__} for an Integer column (aiosqlite silently accepts it). "
                    "Convert with int().")
-    when = order.created_at
     if not isinstance(when, dt.datetime):
         out.append(f"created_at is a {type(when).__name__} ({safe_repr(when)}), not a datetime: convert the "
                    "form's text with dt.datetime.fromisoformat().")
