@@ -1192,7 +1192,7 @@ REQUIREMENTS.update({
                                        "export_lines.stmt: order_by reverse OrderItem.product_id",
                                        "export_lines.stmt: order_by moved into Python (sorted)"]),
         "streamed": ("streamed (stream_scalars or stream)", ["everything in memory with .all()", "scalars with yield_per"]),
-        "yield_per": ("with yield_per, at most a few hundred objects at a time",
+        "yield_per": ("with yield_per, at most 1,000 objects at a time",
                       ["no yield_per", "yield_per 5000", "every object kept in a list"]),
         "one statement, no commit": ("one statement, reads only",
                                      ["export_lines: commit in every loop iteration"]),

@@ -470,7 +470,7 @@ async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[t
                    "stream) and they stay in memory. Pass each object on to sink() as it arrives and keep "
                    "no reference to it")
         raise Fail(f"Up to {peak[0]} objects were in the session at once; a streamed export should hold at "
-                   f"most a few hundred. {why}.", sql=sql)
+                   f"most {MAX_OBJECTS:,}. {why}.", sql=sql)
     return (f"{len(got)} lines streamed in 1 statement (yield_per={opts['yield_per']}), at most "
             f"{peak[0]} objects in the session at a time.")
 
@@ -578,7 +578,8 @@ def _order_problems(cid: Any, customer: Any, when: Any) -> list[str]:
                    "form's text with dt.datetime.fromisoformat().")
     elif when.tzinfo is None or when.utcoffset() is None:
         out.append("created_at is a naive datetime (no time zone): the form's +01:00 was dropped, so "
-                   "PostgreSQL would store 09:30 as if it were UTC, an hour off. Keep the offset: "
+                   "asyncpg would read 09:30 in the time zone of the Python process, not at +01:00 (on a "
+                   "machine set to UTC, an hour off). Keep the offset: "
                    "dt.datetime.fromisoformat(form['created_at']) without .replace(tzinfo=None).")
     elif when != WANT_TIME:
         out.append(f"created_at is {when.isoformat()}, which is not the form's instant ({FORM_TIME}).")
