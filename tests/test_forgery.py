@@ -267,6 +267,38 @@ def test_a_kernel_that_dies_is_reported_in_the_row(tmp_path):
     assert "kernel stopped during this check" in row["message"], row
 
 
+KERNEL_NEVER_READY = """
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from sqlacourse.submission import GradingRun, NotebookNotRun, run_notebook
+
+async def never_ready(self, timeout=None):
+    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+AsyncKernelClient.wait_for_ready = never_ready
+with GradingRun() as run:
+    for _ in range(2):
+        try:
+            run_notebook(SOLVED, run=run)
+        except NotebookNotRun as exc:
+            print(exc)
+"""
+
+
+def test_a_kernel_that_does_not_start_in_time_is_one_clear_error(monkeypatch):
+    # On a busy machine a kernel may start late (the limit is 180 s, or
+    # SQLACOURSE_KERNEL_STARTUP_TIMEOUT); one that misses it gives one clear error and leaves
+    # no exit hook of nbclient's behind (it printed an AssertionError traceback at exit).
+    from sqlacourse.submission import _startup_timeout
+
+    assert _startup_timeout() == 180
+    monkeypatch.setenv("SQLACOURSE_KERNEL_STARTUP_TIMEOUT", "7")
+    assert _startup_timeout() == 7
+    done = subprocess.run([sys.executable, "-c", KERNEL_NEVER_READY.replace("SOLVED", repr(str(SOLVED)))],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.count("could not be run: RuntimeError: Kernel didn't respond in 7 seconds") == 2, done
+    assert "Exception ignored" not in done.stderr and "AssertionError" not in done.stderr, done.stderr
+
+
 def test_an_unusable_database_exits_2_with_the_rows(tmp_path):
     env = dict(os.environ, SQLACOURSE_DATABASE_URL="postgresql://u:s3cret@127.0.0.1:9/none")
     done = _grade_cli(SOLVED, "--json", env=env)

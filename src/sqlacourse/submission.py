@@ -51,6 +51,7 @@ the course's database could not be used.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import hmac
@@ -72,6 +73,17 @@ from ._gradekernel import BOOT, ENTRY, MIME
 from .registry import exercises_for
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _startup_timeout() -> int:
+    """Whole seconds a grading kernel may take to start: 180, or SQLACOURSE_KERNEL_STARTUP_TIMEOUT."""
+    try:
+        value = int(os.environ.get("SQLACOURSE_KERNEL_STARTUP_TIMEOUT", "180"))
+    except ValueError:
+        return 180
+    return value if value >= 0 else 180
+
+
 _CHECK_LINE = re.compile(r"""^(?:[A-Za-z_]\w*\s*=\s*)?check\(\s*(['"])(?P<id>[^'"]+)\1""")
 _INJECTED = "sqlacourse_injected_check"
 
@@ -510,6 +522,9 @@ def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_
 
     client = NotebookClient(
         nb, km=km, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
+        # a class graded in parallel on a busy machine can take longer than nbclient's 60 s to
+        # start a kernel; the overall limit (total_timeout) still applies
+        startup_timeout=_startup_timeout(),
         resources={"metadata": {"path": str(path.resolve().parent)}},
         on_cell_start=on_cell_start,
     )
@@ -525,6 +540,9 @@ def _execute(nb, path: Path, run: GradingRun, folder: Path, keyfile: Path, cell_
     finally:
         if timer:
             timer.cancel()
+        # a kernel that never came up leaves nbclient's exit hook behind, which would print an
+        # AssertionError traceback when this process ends
+        atexit.unregister(client._cleanup_kernel)
         _stop_kernel(km)
     return None, False
 
