@@ -593,3 +593,44 @@ def test_strict_insert_accepts_the_customer_set_through_the_relationship():
 def test_strict_insert_names_a_float_id_as_a_float():
     fb = check("06-strict-insert", record_float_id)
     assert not fb.passed and "customer_id is a float" in fb.message and "rejects a float" in fb.message, fb
+
+
+# -- learner walkthrough findings (fix06b) -------------------------------------------
+async def export_expunge_all_per_batch(session, sink):
+    result = await session.stream_scalars(_lines().execution_options(yield_per=100))
+    async for batch in result.partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+        session.expunge_all()
+
+
+async def export_expunge_each(session, sink):
+    result = await session.stream_scalars(_lines().execution_options(yield_per=100))
+    async for batch in result.partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+            session.expunge(item)
+
+
+async def export_keywords(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(order_id=item.order_id, product_id=item.product_id, amount=item.quantity * item.unit_price)
+
+
+async def export_wrong_keyword(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(item.order_id, item.product_id, total=item.quantity * item.unit_price)
+
+
+def test_stream_items_names_expunge_all_inside_the_stream():
+    fb = check("06-stream-items", export_expunge_all_per_batch)
+    failed_with(fb, "expunge_all()", "identity map", "session.expunge(item)")
+    assert check("06-stream-items", export_expunge_each).passed
+
+
+def test_stream_items_accepts_sink_called_with_keywords():
+    fb = check("06-stream-items", export_keywords)
+    assert fb.passed, fb
+    fb = check("06-stream-items", export_wrong_keyword)
+    failed_with(fb, "sink(order_id, product_id, amount)", "'total'")
+    assert "_sink" not in fb.message and "grader" not in fb.message, fb

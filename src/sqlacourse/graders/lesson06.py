@@ -376,6 +376,7 @@ async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dic
 
 # --------------------------------------------------------------------------
 MAX_OBJECTS = 1000
+SINK_PARAMETERS = ("order_id", "product_id", "amount")
 
 
 def _export_lines(conn) -> tuple[list[tuple[int, int, Decimal]]]:
@@ -409,14 +410,31 @@ async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[t
     factory = async_sessionmaker(engine, expire_on_commit=False)
     got: list[tuple] = []
     peak = [0]
+    unknown: list[str] = []  # keyword arguments sink() does not take
     with record_queries(engine) as rec:
         async with factory() as session:
-            def sink(*args: Any) -> None:
-                got.append(args)
+            def sink(*args: Any, **kwargs: Any) -> None:
+                # the task names the parameters: sink(order_id, product_id, amount) by keyword is correct
+                names = SINK_PARAMETERS[len(args):]
+                unknown.extend(k for k in kwargs if k not in names)
+                got.append(args + tuple(kwargs[k] for k in names if k in kwargs))
                 peak[0] = max(peak[0], len(session.identity_map))
 
-            await _acall(g, candidate, session, sink)
+            try:
+                await _acall(g, candidate, session, sink)
+            except LearnerError as exc:
+                if "identity map is no longer valid" in exc.details:
+                    raise Fail("Your code raised InvalidRequestError: session.expunge_all() inside the stream "
+                               "replaces the session's identity map while the stream is still loading objects "
+                               "into the old one, so the next batch cannot be added to it. Nothing is needed "
+                               "between batches: the session holds an object only while your code references "
+                               "it. To drop one object, session.expunge(item).",
+                               _frames_only(exc.details)) from None
+                raise
     sql = sql_listing(rec)
+    if unknown:
+        raise Fail(f"sink() was called with the keyword {unknown[0]!r}; its parameters are "
+                   "sink(order_id, product_id, amount).", sql=sql)
     if [len(a) for a in got[:1]] not in ([], [3]):
         raise Fail(f"sink() takes 3 arguments (order_id, product_id, amount); your code passed {len(got[0])}.")
     shown_got = [safe_repr(a) for a in got]
