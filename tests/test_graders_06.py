@@ -634,3 +634,19 @@ def test_stream_items_accepts_sink_called_with_keywords():
     fb = check("06-stream-items", export_wrong_keyword)
     failed_with(fb, "sink(order_id, product_id, amount)", "'total'")
     assert "_sink" not in fb.message and "grader" not in fb.message, fb
+
+
+async def record_utc_then_naive(session, form):
+    created = dt.datetime.fromisoformat(form["created_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    order = Order(customer_id=int(form["customer_id"]), status="pending", created_at=created)
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+def test_strict_insert_describes_the_naive_value_it_got():
+    fb = check("06-strict-insert", record_utc_then_naive)
+    failed_with(fb, "naive", "08:30", "converted to UTC", "local time zone")
+    assert "09:30" not in fb.message and "+01:00 was dropped" not in fb.message, fb
+    fb = check("06-strict-insert", record_naive)
+    failed_with(fb, "naive", "09:30", "+01:00 was dropped", "local time zone")

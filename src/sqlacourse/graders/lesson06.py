@@ -595,9 +595,18 @@ def _order_problems(cid: Any, customer: Any, when: Any) -> list[str]:
         out.append(f"created_at is a {type(when).__name__} ({safe_repr(when)}), not a datetime: convert the "
                    "form's text with dt.datetime.fromisoformat().")
     elif when.tzinfo is None or when.utcoffset() is None:
-        out.append("created_at is a naive datetime (no time zone): the form's +01:00 was dropped, so "
-                   "asyncpg would read 09:30 in the time zone of the Python process, not at +01:00 (on a "
-                   "machine set to UTC, an hour off). Keep the offset: "
+        shown = when.isoformat(sep=" ", timespec="minutes" if not when.second and not when.microsecond else "auto")
+        local_wall = WANT_TIME.astimezone(dt.timezone(dt.timedelta(hours=1))).replace(tzinfo=None)
+        if when == local_wall:
+            why = ("the form's +01:00 was dropped, so asyncpg would read it in the Python process's local "
+                   "time zone, not at +01:00 (on a machine set to UTC, an hour off)")
+        elif when == WANT_TIME.replace(tzinfo=None):
+            why = ("you converted to UTC and then dropped the offset, so asyncpg would read it in the Python "
+                   "process's local time zone, not as UTC (right only on a machine set to UTC)")
+        else:
+            why = ("asyncpg would read it in the Python process's local time zone, and it is not the "
+                   f"form's time either ({FORM_TIME})")
+        out.append(f"created_at is a naive datetime (no time zone), {shown}: {why}. Keep the offset: "
                    "dt.datetime.fromisoformat(form['created_at']) without .replace(tzinfo=None).")
     elif when != WANT_TIME:
         out.append(f"created_at is {when.isoformat()}, which is not the form's instant ({FORM_TIME}).")
