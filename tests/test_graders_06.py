@@ -650,3 +650,22 @@ def test_strict_insert_describes_the_naive_value_it_got():
     assert "09:30" not in fb.message and "+01:00 was dropped" not in fb.message, fb
     fb = check("06-strict-insert", record_naive)
     failed_with(fb, "naive", "09:30", "+01:00 was dropped", "local time zone")
+
+
+async def counts_sessions_never_closed(session_factory, customer_ids):
+    gate = asyncio.Semaphore(5)
+
+    async def one(customer_id):
+        async with gate:
+            session = session_factory()
+            return customer_id, await session.scalar(_count(customer_id))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+def test_concurrent_counts_names_sessions_never_closed(capfd):
+    fb = check("06-concurrent-counts", counts_sessions_never_closed)
+    failed_with(fb, "never closed", "checked out", "async with session_factory() as session")
+    assert "never ends" not in fb.message and "time limit" not in fb.message, fb
+    out, err = capfd.readouterr()
+    assert "non-checked-in" not in out + err and "never awaited" not in out + err

@@ -14,6 +14,7 @@ parameters, whose types differ between aiosqlite and asyncpg.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -37,15 +38,17 @@ LAZY = ("was read without being loaded: a lazy load, which is IO, and async code
         "when an attribute is read (SQLAlchemy raises MissingGreenlet).")
 
 
-def _async_exercise(exercise_id: str, *, read: Callable[[Any], Any], title: str, hints: list[str]):
+def _async_exercise(exercise_id: str, *, read: Callable[[Any], Any], title: str, hints: list[str],
+                    engine_kwargs: dict[str, Any] | None = None):
     """Register an ``async def`` grader of this lesson; it is called as
     ``grader(candidate, g, fresh, *facts)``: ``fresh`` is the check's fresh database with an
     AsyncEngine on it (``g.async_database()``), open for the whole grading, and ``facts`` the
-    tuple ``read(conn)`` found in it (on a sync connection closed before the answer runs)."""
+    tuple ``read(conn)`` found in it (on a sync connection closed before the answer runs);
+    ``engine_kwargs`` go to the AsyncEngine."""
     def register(grader):
         @functools.wraps(grader)
         async def run(candidate, g: Grading) -> str:
-            async with g.async_database() as fresh:
+            async with g.async_database(**(engine_kwargs or {})) as fresh:
                 with fresh.engine.connect() as conn:
                     facts = read(conn)
                 return await grader(candidate, g, fresh, *facts)
@@ -193,10 +196,17 @@ class _CallersFactory:
         self.class_ = real.class_
         self.calls = 0
         self.configured: list[dict[str, Any]] = []
+        self.sessions: list[Any] = []  # the sessions session_factory() made (begin() closes its own)
 
     def __call__(self, **local_kw: Any):
         self.calls += 1
-        return self._real(**local_kw)
+        session = self._real(**local_kw)
+        self.sessions.append(session)
+        return session
+
+    def still_open(self) -> list[Any]:
+        """The sessions made by calling the factory that still hold a transaction (never closed)."""
+        return [s for s in self.sessions if s.in_transaction()]
 
     def begin(self):
         self.calls += 1
@@ -293,6 +303,7 @@ SHARED = ("one AsyncSession was used by several tasks at once, which it does not
           "one connection, used by one task at a time). Give each task its own session: "
           "`async with session_factory() as session:` inside the task's function.")
 LIMIT = 5
+POOL_TIMEOUT = 3
 
 
 def _order_counts(conn) -> tuple[dict[int, int]]:
@@ -304,6 +315,10 @@ def _order_counts(conn) -> tuple[dict[int, int]]:
     "06-concurrent-counts",
     read=_order_counts,
     title="Independent queries concurrently, one session per task",
+    # Correct answers hold at most 5 connections of the pool's 15 and never wait for one; an answer
+    # that never closes its sessions runs out of them and gets the pool's TimeoutError well before
+    # the check's time limit, which the grader names.
+    engine_kwargs={"pool_timeout": POOL_TIMEOUT},
     hints=[
         "An AsyncSession must not be used by two tasks at once: each task makes its own with "
         "`async with session_factory() as session:`.",
@@ -347,7 +362,24 @@ async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dic
             if any(k in text for k in ("IllegalStateChangeError", "concurrent operations are not permitted",
                                        "another operation is in progress", "isce")):
                 raise Fail(f"Your code raised an error because {SHARED}", _frames_only(exc.details)) from None
+            if "TimeoutError" in exc.message and "connection timed out" in text:
+                pool = engine.pool
+                size = pool.size() + max(0, getattr(pool, "_max_overflow", 0))
+                unclosed = len(factory.still_open())
+                closed = (f"the {factory.calls} sessions your code made were never closed" if unclosed == factory.calls
+                          else f"{unclosed} of the {factory.calls} sessions your code made were never closed")
+                cause = (f"{closed}: a session keeps its connection until it is closed, so"
+                         if unclosed >= size else f"more than {size} sessions held a connection at once, so")
+                raise Fail(f"Your code raised sqlalchemy.exc.TimeoutError: {cause} all {size} connections of "
+                           f"the engine's pool were checked out and the next session waited {POOL_TIMEOUT} s "
+                           "for one in vain. Close each session when its task is done: "
+                           "`async with session_factory() as session:` inside the task's function.",
+                           _frames_only(exc.details)) from None
             raise
+        finally:
+            for session in factory.still_open():  # the answer's sessions that hold a connection
+                with contextlib.suppress(Exception):
+                    await session.close()
     sql = sql_listing(rec)
     if not isinstance(result, dict):
         raise Fail(f"The function should return a dict {{customer_id: number of orders}}, and it returned "
