@@ -669,3 +669,45 @@ def test_concurrent_counts_names_sessions_never_closed(capfd):
     assert "never ends" not in fb.message and "time limit" not in fb.message, fb
     out, err = capfd.readouterr()
     assert "non-checked-in" not in out + err and "never awaited" not in out + err
+
+
+async def customers_inner_join_contains_eager(session, country):
+    from sqlalchemy.orm import contains_eager
+    stmt = (select(Customer).join(Customer.orders).where(Customer.country == country)
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return (await session.scalars(stmt)).unique().all()
+
+
+async def customers_outer_join_contains_eager(session, country):
+    from sqlalchemy.orm import contains_eager
+    stmt = (select(Customer).outerjoin(Customer.orders).where(Customer.country == country)
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return (await session.scalars(stmt)).unique().all()
+
+
+async def customers_limited(session, country):
+    stmt = (select(Customer).where(Customer.country == country).order_by(Customer.id)
+            .options(selectinload(Customer.orders)).limit(3))
+    return (await session.scalars(stmt)).all()
+
+
+def test_orders_no_io_names_an_inner_join_and_a_limit():
+    fb = check("06-orders-no-io", customers_inner_join_contains_eager)
+    failed_with(fb, "no orders", "inner join", "outerjoin")
+    assert ".where(Customer.country == country)" not in fb.message, fb
+    fb = check("06-orders-no-io", customers_limited)
+    failed_with(fb, "LIMIT")
+    assert ".where(Customer.country == country)" not in fb.message, fb
+    assert check("06-orders-no-io", customers_outer_join_contains_eager).passed
+
+
+async def customers_upper_country(session, country):
+    stmt = (select(Customer).where(func.upper(Customer.country) == country.upper()).order_by(Customer.id)
+            .options(selectinload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+def test_orders_no_io_names_a_function_of_the_column_as_such():
+    fb = check("06-orders-no-io", customers_upper_country)
+    failed_with(fb, "upper(customers.country)", "case")
+    assert "instead of equality" not in fb.message, fb

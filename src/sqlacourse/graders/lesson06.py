@@ -145,18 +145,37 @@ async def grade_orders_no_io(candidate, g: Grading, fresh: Any, country: str, id
     got_ids = [c.id for c in customers]
     if sorted(got_ids) != ids:
         other = len(got_ids) - sum(1 for i in set(got_ids) if i in ids)
-        missing = len(set(ids) - set(got_ids))
-        raise Fail(f"Expected the {len(ids)} customers whose country is {country!r}, and the function returned "
-                   f"{len(got_ids)} customers ({other} of another country or repeated, {missing} missing). "
-                   "Filter in the query: .where(Customer.country == country).", sql=sql)
+        missing = set(ids) - set(got_ids)
+        first_sql = rec.selects[0].one_line.upper() if rec.selects else ""
+        said = (f"Expected the {len(ids)} customers whose country is {country!r}, and the function returned "
+                f"{len(got_ids)} customers ({other} of another country or repeated, {len(missing)} missing)")
+        if not other and missing and all(not expected[c] for c in missing) and re.search(r"\bJOIN ORDERS\b", first_sql) \
+                and not re.search(r"\bOUTER JOIN ORDERS\b", first_sql):
+            raise Fail(f"{said}: the missing ones are exactly the customers with no orders, which the inner join "
+                       "with orders dropped (JOIN keeps only customers that have a matching order). Use "
+                       ".outerjoin(Customer.orders) with contains_eager, or no join and a loader option "
+                       "(selectinload(Customer.orders)).", sql=sql)
+        if not other and got_ids == ids[:len(got_ids)] and re.search(r"\bLIMIT\b", first_sql):
+            raise Fail(f"{said}: your query has a LIMIT, which cut the list. The task asks for every customer "
+                       "of that country: remove .limit(...).", sql=sql)
+        raise Fail(f"{said}. Filter in the query: .where(Customer.country == country).", sql=sql)
     if got_ids != ids:
         raise Fail("The customers are right but not sorted by id: add .order_by(Customer.id).", sql=sql)
     first = rec.selects[0] if rec.selects else None
     where = first.clause("WHERE") if first is not None else ""
     if not re.search(r"\bCUSTOMERS\.COUNTRY\s*=", where):
+        wrapped = re.search(r"\b(\w+)\(CUSTOMERS\.COUNTRY\)\s*=", where)
+        if not where:
+            how = "no WHERE: you filtered in Python"
+        elif wrapped:
+            name = wrapped.group(1).lower()
+            how = f"{name}(customers.country) = ...: a test on a function of the column" + (
+                ", case-insensitive, which would also match other spellings of the country"
+                if name in ("upper", "lower") else ", not of the column itself")
+        else:
+            how = "a LIKE or another test instead of equality"
         raise Fail("The right customers came back, but your query does not filter them with "
-                   "customers.country = ... (" + ("no WHERE: you filtered in Python" if not where else
-                   "a LIKE or another test instead of equality") + "). Let the database filter: "
+                   f"customers.country = ... ({how}). Let the database filter: "
                    ".where(Customer.country == country).", sql=sql)
     if first is None or "CUSTOMERS.ID" not in first.clause("ORDER BY"):
         raise Fail("The customers came back in id order, but your query does not sort them by id (no "
