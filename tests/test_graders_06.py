@@ -278,7 +278,6 @@ def test_concurrent_counts_rejects_the_mistakes_with_their_cause(capfd):
     failed_with(check("06-concurrent-counts", counts_sequential), "made 1 session")
     failed_with(check("06-concurrent-counts", counts_one_session_gather), "one AsyncSession was used by several tasks")
     failed_with(check("06-concurrent-counts", counts_unbounded), "at most 5 are allowed")
-    failed_with(check("06-concurrent-counts", counts_str_keys), "Wrong counts")
     out, err = capfd.readouterr()
     assert "non-checked-in" not in out + err and "never awaited" not in out + err
 
@@ -711,3 +710,25 @@ def test_orders_no_io_names_a_function_of_the_column_as_such():
     fb = check("06-orders-no-io", customers_upper_country)
     failed_with(fb, "upper(customers.country)", "case")
     assert "instead of equality" not in fb.message, fb
+
+
+async def rename_configure_then_restore(session_factory, customer_id, new_name):
+    old = session_factory.kw.get("expire_on_commit", True)
+    session_factory.configure(expire_on_commit=False)
+    try:
+        return await rename_original(session_factory, customer_id, new_name)
+    finally:
+        session_factory.configure(expire_on_commit=old)
+
+
+def test_after_commit_names_a_change_that_was_put_back():
+    fb = check("06-after-commit", rename_configure_then_restore)
+    failed_with(fb, "changed the caller's factory", "put the old value back", "rely on or change it")
+    assert "from then on" not in fb.message, fb
+    fb = check("06-after-commit", rename_configure_factory)
+    failed_with(fb, "from then on")
+
+
+def test_concurrent_counts_names_str_keys():
+    fb = check("06-concurrent-counts", counts_str_keys)
+    failed_with(fb, "keys are str", "int")

@@ -283,8 +283,12 @@ async def grade_after_commit(candidate, g: Grading, fresh: Any, customer_id: int
     sql = sql_listing(rec)
     change = factory.change()
     if change:
-        raise Fail(f"Your code changed the caller's factory ({change}). That changes every session the "
-                   "factory makes from then on, elsewhere in the program too, and the task says not to "
+        if factory.kw == factory._given:  # changed, then put back (in a finally, say)
+            effect = ("Even if it put the old value back in the end, while it was changed every session the "
+                      "factory made had that setting, in other tasks running at the same time too")
+        else:
+            effect = "That changes every session the factory makes from then on, elsewhere in the program too"
+        raise Fail(f"Your code changed the caller's factory ({change}). {effect}, and the task says not to "
                    "rely on or change it. Override the setting for your own session only: "
                    "session_factory(expire_on_commit=False).", sql=sql)
     if not isinstance(obj, Customer):
@@ -404,6 +408,9 @@ async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dic
         raise Fail(f"The function should return a dict {{customer_id: number of orders}}, and it returned "
                    f"{safe_repr(result)}.", sql=sql)
     if result != expected:
+        if result and all(isinstance(k, str) for k in result) and set(result) == {str(c) for c in ids}:
+            raise Fail(f"The dict's keys are str ({safe_repr(next(iter(result)))}), and the customer ids "
+                       "given are int: use each id as it was given as the key (no str()).", sql=sql)
         wrong = [c for c in ids if result.get(c) != expected[c]]
         extra = sorted(set(result) - set(ids), key=repr)
         if wrong:
