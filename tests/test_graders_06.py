@@ -278,7 +278,6 @@ def test_concurrent_counts_rejects_the_mistakes_with_their_cause(capfd):
     failed_with(check("06-concurrent-counts", counts_sequential), "made 1 session")
     failed_with(check("06-concurrent-counts", counts_one_session_gather), "one AsyncSession was used by several tasks")
     failed_with(check("06-concurrent-counts", counts_unbounded), "at most 5 are allowed")
-    failed_with(check("06-concurrent-counts", counts_str_keys), "Wrong counts")
     out, err = capfd.readouterr()
     assert "non-checked-in" not in out + err and "never awaited" not in out + err
 
@@ -593,3 +592,143 @@ def test_strict_insert_accepts_the_customer_set_through_the_relationship():
 def test_strict_insert_names_a_float_id_as_a_float():
     fb = check("06-strict-insert", record_float_id)
     assert not fb.passed and "customer_id is a float" in fb.message and "rejects a float" in fb.message, fb
+
+
+# -- learner walkthrough findings (fix06b) -------------------------------------------
+async def export_expunge_all_per_batch(session, sink):
+    result = await session.stream_scalars(_lines().execution_options(yield_per=100))
+    async for batch in result.partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+        session.expunge_all()
+
+
+async def export_expunge_each(session, sink):
+    result = await session.stream_scalars(_lines().execution_options(yield_per=100))
+    async for batch in result.partitions():
+        for item in batch:
+            sink(item.order_id, item.product_id, item.quantity * item.unit_price)
+            session.expunge(item)
+
+
+async def export_keywords(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(order_id=item.order_id, product_id=item.product_id, amount=item.quantity * item.unit_price)
+
+
+async def export_wrong_keyword(session, sink):
+    async for item in await session.stream_scalars(_lines().execution_options(yield_per=200)):
+        sink(item.order_id, item.product_id, total=item.quantity * item.unit_price)
+
+
+def test_stream_items_names_expunge_all_inside_the_stream():
+    fb = check("06-stream-items", export_expunge_all_per_batch)
+    failed_with(fb, "expunge_all()", "identity map", "session.expunge(item)")
+    assert check("06-stream-items", export_expunge_each).passed
+
+
+def test_stream_items_accepts_sink_called_with_keywords():
+    fb = check("06-stream-items", export_keywords)
+    assert fb.passed, fb
+    fb = check("06-stream-items", export_wrong_keyword)
+    failed_with(fb, "sink(order_id, product_id, amount)", "'total'")
+    assert "_sink" not in fb.message and "grader" not in fb.message, fb
+
+
+async def record_utc_then_naive(session, form):
+    created = dt.datetime.fromisoformat(form["created_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    order = Order(customer_id=int(form["customer_id"]), status="pending", created_at=created)
+    session.add(order)
+    await session.commit()
+    return order.id
+
+
+def test_strict_insert_describes_the_naive_value_it_got():
+    fb = check("06-strict-insert", record_utc_then_naive)
+    failed_with(fb, "naive", "08:30", "converted to UTC", "local time zone")
+    assert "09:30" not in fb.message and "+01:00 was dropped" not in fb.message, fb
+    fb = check("06-strict-insert", record_naive)
+    failed_with(fb, "naive", "09:30", "+01:00 was dropped", "local time zone")
+
+
+async def counts_sessions_never_closed(session_factory, customer_ids):
+    gate = asyncio.Semaphore(5)
+
+    async def one(customer_id):
+        async with gate:
+            session = session_factory()
+            return customer_id, await session.scalar(_count(customer_id))
+
+    return dict(await asyncio.gather(*(one(c) for c in customer_ids)))
+
+
+def test_concurrent_counts_names_sessions_never_closed(capfd):
+    fb = check("06-concurrent-counts", counts_sessions_never_closed)
+    failed_with(fb, "never closed", "checked out", "async with session_factory() as session")
+    assert "never ends" not in fb.message and "time limit" not in fb.message, fb
+    out, err = capfd.readouterr()
+    assert "non-checked-in" not in out + err and "never awaited" not in out + err
+
+
+async def customers_inner_join_contains_eager(session, country):
+    from sqlalchemy.orm import contains_eager
+    stmt = (select(Customer).join(Customer.orders).where(Customer.country == country)
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return (await session.scalars(stmt)).unique().all()
+
+
+async def customers_outer_join_contains_eager(session, country):
+    from sqlalchemy.orm import contains_eager
+    stmt = (select(Customer).outerjoin(Customer.orders).where(Customer.country == country)
+            .order_by(Customer.id).options(contains_eager(Customer.orders)))
+    return (await session.scalars(stmt)).unique().all()
+
+
+async def customers_limited(session, country):
+    stmt = (select(Customer).where(Customer.country == country).order_by(Customer.id)
+            .options(selectinload(Customer.orders)).limit(3))
+    return (await session.scalars(stmt)).all()
+
+
+def test_orders_no_io_names_an_inner_join_and_a_limit():
+    fb = check("06-orders-no-io", customers_inner_join_contains_eager)
+    failed_with(fb, "no orders", "inner join", "outerjoin")
+    assert ".where(Customer.country == country)" not in fb.message, fb
+    fb = check("06-orders-no-io", customers_limited)
+    failed_with(fb, "LIMIT")
+    assert ".where(Customer.country == country)" not in fb.message, fb
+    assert check("06-orders-no-io", customers_outer_join_contains_eager).passed
+
+
+async def customers_upper_country(session, country):
+    stmt = (select(Customer).where(func.upper(Customer.country) == country.upper()).order_by(Customer.id)
+            .options(selectinload(Customer.orders)))
+    return (await session.scalars(stmt)).all()
+
+
+def test_orders_no_io_names_a_function_of_the_column_as_such():
+    fb = check("06-orders-no-io", customers_upper_country)
+    failed_with(fb, "upper(customers.country)", "case")
+    assert "instead of equality" not in fb.message, fb
+
+
+async def rename_configure_then_restore(session_factory, customer_id, new_name):
+    old = session_factory.kw.get("expire_on_commit", True)
+    session_factory.configure(expire_on_commit=False)
+    try:
+        return await rename_original(session_factory, customer_id, new_name)
+    finally:
+        session_factory.configure(expire_on_commit=old)
+
+
+def test_after_commit_names_a_change_that_was_put_back():
+    fb = check("06-after-commit", rename_configure_then_restore)
+    failed_with(fb, "changed the caller's factory", "put the old value back", "rely on or change it")
+    assert "from then on" not in fb.message, fb
+    fb = check("06-after-commit", rename_configure_factory)
+    failed_with(fb, "from then on")
+
+
+def test_concurrent_counts_names_str_keys():
+    fb = check("06-concurrent-counts", counts_str_keys)
+    failed_with(fb, "keys are str", "int")

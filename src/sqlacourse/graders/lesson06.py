@@ -14,6 +14,7 @@ parameters, whose types differ between aiosqlite and asyncpg.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -37,15 +38,17 @@ LAZY = ("was read without being loaded: a lazy load, which is IO, and async code
         "when an attribute is read (SQLAlchemy raises MissingGreenlet).")
 
 
-def _async_exercise(exercise_id: str, *, read: Callable[[Any], Any], title: str, hints: list[str]):
+def _async_exercise(exercise_id: str, *, read: Callable[[Any], Any], title: str, hints: list[str],
+                    engine_kwargs: dict[str, Any] | None = None):
     """Register an ``async def`` grader of this lesson; it is called as
     ``grader(candidate, g, fresh, *facts)``: ``fresh`` is the check's fresh database with an
     AsyncEngine on it (``g.async_database()``), open for the whole grading, and ``facts`` the
-    tuple ``read(conn)`` found in it (on a sync connection closed before the answer runs)."""
+    tuple ``read(conn)`` found in it (on a sync connection closed before the answer runs);
+    ``engine_kwargs`` go to the AsyncEngine."""
     def register(grader):
         @functools.wraps(grader)
         async def run(candidate, g: Grading) -> str:
-            async with g.async_database() as fresh:
+            async with g.async_database(**(engine_kwargs or {})) as fresh:
                 with fresh.engine.connect() as conn:
                     facts = read(conn)
                 return await grader(candidate, g, fresh, *facts)
@@ -142,18 +145,37 @@ async def grade_orders_no_io(candidate, g: Grading, fresh: Any, country: str, id
     got_ids = [c.id for c in customers]
     if sorted(got_ids) != ids:
         other = len(got_ids) - sum(1 for i in set(got_ids) if i in ids)
-        missing = len(set(ids) - set(got_ids))
-        raise Fail(f"Expected the {len(ids)} customers whose country is {country!r}, and the function returned "
-                   f"{len(got_ids)} customers ({other} of another country or repeated, {missing} missing). "
-                   "Filter in the query: .where(Customer.country == country).", sql=sql)
+        missing = set(ids) - set(got_ids)
+        first_sql = rec.selects[0].one_line.upper() if rec.selects else ""
+        said = (f"Expected the {len(ids)} customers whose country is {country!r}, and the function returned "
+                f"{len(got_ids)} customers ({other} of another country or repeated, {len(missing)} missing)")
+        if not other and missing and all(not expected[c] for c in missing) and re.search(r"\bJOIN ORDERS\b", first_sql) \
+                and not re.search(r"\bOUTER JOIN ORDERS\b", first_sql):
+            raise Fail(f"{said}: the missing ones are exactly the customers with no orders, which the inner join "
+                       "with orders dropped (JOIN keeps only customers that have a matching order). Use "
+                       ".outerjoin(Customer.orders) with contains_eager, or no join and a loader option "
+                       "(selectinload(Customer.orders)).", sql=sql)
+        if not other and got_ids == ids[:len(got_ids)] and re.search(r"\bLIMIT\b", first_sql):
+            raise Fail(f"{said}: your query has a LIMIT, which cut the list. The task asks for every customer "
+                       "of that country: remove .limit(...).", sql=sql)
+        raise Fail(f"{said}. Filter in the query: .where(Customer.country == country).", sql=sql)
     if got_ids != ids:
         raise Fail("The customers are right but not sorted by id: add .order_by(Customer.id).", sql=sql)
     first = rec.selects[0] if rec.selects else None
     where = first.clause("WHERE") if first is not None else ""
     if not re.search(r"\bCUSTOMERS\.COUNTRY\s*=", where):
+        wrapped = re.search(r"\b(\w+)\(CUSTOMERS\.COUNTRY\)\s*=", where)
+        if not where:
+            how = "no WHERE: you filtered in Python"
+        elif wrapped:
+            name = wrapped.group(1).lower()
+            how = f"{name}(customers.country) = ...: a test on a function of the column" + (
+                ", case-insensitive, which would also match other spellings of the country"
+                if name in ("upper", "lower") else ", not of the column itself")
+        else:
+            how = "a LIKE or another test instead of equality"
         raise Fail("The right customers came back, but your query does not filter them with "
-                   "customers.country = ... (" + ("no WHERE: you filtered in Python" if not where else
-                   "a LIKE or another test instead of equality") + "). Let the database filter: "
+                   f"customers.country = ... ({how}). Let the database filter: "
                    ".where(Customer.country == country).", sql=sql)
     if first is None or "CUSTOMERS.ID" not in first.clause("ORDER BY"):
         raise Fail("The customers came back in id order, but your query does not sort them by id (no "
@@ -193,10 +215,17 @@ class _CallersFactory:
         self.class_ = real.class_
         self.calls = 0
         self.configured: list[dict[str, Any]] = []
+        self.sessions: list[Any] = []  # the sessions session_factory() made (begin() closes its own)
 
     def __call__(self, **local_kw: Any):
         self.calls += 1
-        return self._real(**local_kw)
+        session = self._real(**local_kw)
+        self.sessions.append(session)
+        return session
+
+    def still_open(self) -> list[Any]:
+        """The sessions made by calling the factory that still hold a transaction (never closed)."""
+        return [s for s in self.sessions if s.in_transaction()]
 
     def begin(self):
         self.calls += 1
@@ -254,8 +283,12 @@ async def grade_after_commit(candidate, g: Grading, fresh: Any, customer_id: int
     sql = sql_listing(rec)
     change = factory.change()
     if change:
-        raise Fail(f"Your code changed the caller's factory ({change}). That changes every session the "
-                   "factory makes from then on, elsewhere in the program too, and the task says not to "
+        if factory.kw == factory._given:  # changed, then put back (in a finally, say)
+            effect = ("Even if it put the old value back in the end, while it was changed every session the "
+                      "factory made had that setting, in other tasks running at the same time too")
+        else:
+            effect = "That changes every session the factory makes from then on, elsewhere in the program too"
+        raise Fail(f"Your code changed the caller's factory ({change}). {effect}, and the task says not to "
                    "rely on or change it. Override the setting for your own session only: "
                    "session_factory(expire_on_commit=False).", sql=sql)
     if not isinstance(obj, Customer):
@@ -293,6 +326,7 @@ SHARED = ("one AsyncSession was used by several tasks at once, which it does not
           "one connection, used by one task at a time). Give each task its own session: "
           "`async with session_factory() as session:` inside the task's function.")
 LIMIT = 5
+POOL_TIMEOUT = 3
 
 
 def _order_counts(conn) -> tuple[dict[int, int]]:
@@ -304,6 +338,10 @@ def _order_counts(conn) -> tuple[dict[int, int]]:
     "06-concurrent-counts",
     read=_order_counts,
     title="Independent queries concurrently, one session per task",
+    # Correct answers hold at most 5 connections of the pool's 15 and never wait for one; an answer
+    # that never closes its sessions runs out of them and gets the pool's TimeoutError well before
+    # the check's time limit, which the grader names.
+    engine_kwargs={"pool_timeout": POOL_TIMEOUT},
     hints=[
         "An AsyncSession must not be used by two tasks at once: each task makes its own with "
         "`async with session_factory() as session:`.",
@@ -347,12 +385,32 @@ async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dic
             if any(k in text for k in ("IllegalStateChangeError", "concurrent operations are not permitted",
                                        "another operation is in progress", "isce")):
                 raise Fail(f"Your code raised an error because {SHARED}", _frames_only(exc.details)) from None
+            if "TimeoutError" in exc.message and "connection timed out" in text:
+                pool = engine.pool
+                size = pool.size() + max(0, getattr(pool, "_max_overflow", 0))
+                unclosed = len(factory.still_open())
+                closed = (f"the {factory.calls} sessions your code made were never closed" if unclosed == factory.calls
+                          else f"{unclosed} of the {factory.calls} sessions your code made were never closed")
+                cause = (f"{closed}: a session keeps its connection until it is closed, so"
+                         if unclosed >= size else f"more than {size} sessions held a connection at once, so")
+                raise Fail(f"Your code raised sqlalchemy.exc.TimeoutError: {cause} all {size} connections of "
+                           f"the engine's pool were checked out and the next session waited {POOL_TIMEOUT} s "
+                           "for one in vain. Close each session when its task is done: "
+                           "`async with session_factory() as session:` inside the task's function.",
+                           _frames_only(exc.details)) from None
             raise
+        finally:
+            for session in factory.still_open():  # the answer's sessions that hold a connection
+                with contextlib.suppress(Exception):
+                    await session.close()
     sql = sql_listing(rec)
     if not isinstance(result, dict):
         raise Fail(f"The function should return a dict {{customer_id: number of orders}}, and it returned "
                    f"{safe_repr(result)}.", sql=sql)
     if result != expected:
+        if result and all(isinstance(k, str) for k in result) and set(result) == {str(c) for c in ids}:
+            raise Fail(f"The dict's keys are str ({safe_repr(next(iter(result)))}), and the customer ids "
+                       "given are int: use each id as it was given as the key (no str()).", sql=sql)
         wrong = [c for c in ids if result.get(c) != expected[c]]
         extra = sorted(set(result) - set(ids), key=repr)
         if wrong:
@@ -376,6 +434,7 @@ async def grade_concurrent_counts(candidate, g: Grading, fresh: Any, counts: dic
 
 # --------------------------------------------------------------------------
 MAX_OBJECTS = 1000
+SINK_PARAMETERS = ("order_id", "product_id", "amount")
 
 
 def _export_lines(conn) -> tuple[list[tuple[int, int, Decimal]]]:
@@ -409,14 +468,31 @@ async def grade_stream_items(candidate, g: Grading, fresh: Any, expected: list[t
     factory = async_sessionmaker(engine, expire_on_commit=False)
     got: list[tuple] = []
     peak = [0]
+    unknown: list[str] = []  # keyword arguments sink() does not take
     with record_queries(engine) as rec:
         async with factory() as session:
-            def sink(*args: Any) -> None:
-                got.append(args)
+            def sink(*args: Any, **kwargs: Any) -> None:
+                # the task names the parameters: sink(order_id, product_id, amount) by keyword is correct
+                names = SINK_PARAMETERS[len(args):]
+                unknown.extend(k for k in kwargs if k not in names)
+                got.append(args + tuple(kwargs[k] for k in names if k in kwargs))
                 peak[0] = max(peak[0], len(session.identity_map))
 
-            await _acall(g, candidate, session, sink)
+            try:
+                await _acall(g, candidate, session, sink)
+            except LearnerError as exc:
+                if "identity map is no longer valid" in exc.details:
+                    raise Fail("Your code raised InvalidRequestError: session.expunge_all() inside the stream "
+                               "replaces the session's identity map while the stream is still loading objects "
+                               "into the old one, so the next batch cannot be added to it. Nothing is needed "
+                               "between batches: the session holds an object only while your code references "
+                               "it. To drop one object, session.expunge(item).",
+                               _frames_only(exc.details)) from None
+                raise
     sql = sql_listing(rec)
+    if unknown:
+        raise Fail(f"sink() was called with the keyword {unknown[0]!r}; its parameters are "
+                   "sink(order_id, product_id, amount).", sql=sql)
     if [len(a) for a in got[:1]] not in ([], [3]):
         raise Fail(f"sink() takes 3 arguments (order_id, product_id, amount); your code passed {len(got[0])}.")
     shown_got = [safe_repr(a) for a in got]
@@ -577,9 +653,18 @@ def _order_problems(cid: Any, customer: Any, when: Any) -> list[str]:
         out.append(f"created_at is a {type(when).__name__} ({safe_repr(when)}), not a datetime: convert the "
                    "form's text with dt.datetime.fromisoformat().")
     elif when.tzinfo is None or when.utcoffset() is None:
-        out.append("created_at is a naive datetime (no time zone): the form's +01:00 was dropped, so "
-                   "asyncpg would read 09:30 in the time zone of the Python process, not at +01:00 (on a "
-                   "machine set to UTC, an hour off). Keep the offset: "
+        shown = when.isoformat(sep=" ", timespec="minutes" if not when.second and not when.microsecond else "auto")
+        local_wall = WANT_TIME.astimezone(dt.timezone(dt.timedelta(hours=1))).replace(tzinfo=None)
+        if when == local_wall:
+            why = ("the form's +01:00 was dropped, so asyncpg would read it in the Python process's local "
+                   "time zone, not at +01:00 (on a machine set to UTC, an hour off)")
+        elif when == WANT_TIME.replace(tzinfo=None):
+            why = ("you converted to UTC and then dropped the offset, so asyncpg would read it in the Python "
+                   "process's local time zone, not as UTC (right only on a machine set to UTC)")
+        else:
+            why = ("asyncpg would read it in the Python process's local time zone, and it is not the "
+                   f"form's time either ({FORM_TIME})")
+        out.append(f"created_at is a naive datetime (no time zone), {shown}: {why}. Keep the offset: "
                    "dt.datetime.fromisoformat(form['created_at']) without .replace(tzinfo=None).")
     elif when != WANT_TIME:
         out.append(f"created_at is {when.isoformat()}, which is not the form's instant ({FORM_TIME}).")
