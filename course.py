@@ -294,7 +294,7 @@ def test(extra: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     skip_browser = "--skip-browser" in extra
     extra = [a for a in extra if a != "--skip-browser"]
-    nbval_runs = int(os.environ.get("SQLACOURSE_NBVAL_RUNS", "3"))
+    nbval_runs = int(os.environ.get("SQLACOURSE_NBVAL_RUNS", "2"))
     pytest = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-o", "console_output_style=classic"]
     sanitize = ["--nbval-sanitize-with", "tests/nbval-sanitize.cfg"]
     phases = [("helper package, graders, sync, hygiene, notebooks graded (SQLite)",
