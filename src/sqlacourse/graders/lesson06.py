@@ -246,6 +246,10 @@ class _CallersFactory:
             return "session_factory.kw[...] = ..."
         return None
 
+    def put_back(self) -> bool:
+        """Whether the factory's settings are as given again (changed, then restored)."""
+        return self.kw == self._given
+
     def __repr__(self) -> str:
         return repr(self._real)
 
@@ -283,7 +287,7 @@ async def grade_after_commit(candidate, g: Grading, fresh: Any, customer_id: int
     sql = sql_listing(rec)
     change = factory.change()
     if change:
-        if factory.kw == factory._given:  # changed, then put back (in a finally, say)
+        if factory.put_back():  # changed, then put back (in a finally, say)
             effect = ("Even if it put the old value back in the end, while it was changed every session the "
                       "factory made had that setting, in other tasks running at the same time too")
         else:
@@ -654,7 +658,7 @@ def _order_problems(cid: Any, customer: Any, when: Any) -> list[str]:
                    "form's text with dt.datetime.fromisoformat().")
     elif when.tzinfo is None or when.utcoffset() is None:
         shown = when.isoformat(sep=" ", timespec="minutes" if not when.second and not when.microsecond else "auto")
-        local_wall = WANT_TIME.astimezone(dt.timezone(dt.timedelta(hours=1))).replace(tzinfo=None)
+        local_wall = dt.datetime.fromisoformat(FORM_TIME).replace(tzinfo=None)  # the form's wall-clock time
         if when == local_wall:
             why = ("the form's +01:00 was dropped, so asyncpg would read it in the Python process's local "
                    "time zone, not at +01:00 (on a machine set to UTC, an hour off)")
